@@ -1,0 +1,57 @@
+"""`python -m actors config.toml`: parse the command line, load the config,
+run the service, and map the outcome to an exit code. Nothing else.
+
+Exit codes: 0 after a graceful stop (signal, or the replay ended and
+drained); 1 when the supervision tree gave up; 2 for a config or usage
+mistake, reported as one line naming the setting; 130 after a hard stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import trio
+
+from .app import Service
+from .config import ConfigError, load_config
+from .statuslog import StatusLog
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m actors",
+        description="Feed YouTube and Chzzk live chat to an AI VTuber, as supervised Trio actors.",
+    )
+    parser.add_argument("config", type=Path, help="the TOML config file (see README: config reference)")
+    parser.add_argument("--check", action="store_true", help="validate the config and exit (0 if it is fine)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="status log on stdout: lines for people (text) or one JSON object per line (json)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.check:
+        enabled = [name for name in ("replay", "youtube", "chzzk") if getattr(config.monitors, name).enabled]
+        print(f"{args.config}: OK (monitors: {', '.join(enabled)}; session: {config.session.mode})")
+        return 0
+    service = Service(config, StatusLog(fmt=args.log_format))
+    try:
+        return trio.run(service.run)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

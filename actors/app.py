@@ -1,0 +1,212 @@
+"""Builds the supervision tree from a Config and runs it.
+
+    root (one_for_one, auto-shutdown when the router is done)
+     ├─ session    PERMANENT   pulls one message per turn from the buffer
+     ├─ router     TRANSIENT, significant: returns once all input ended and
+     │             the buffer drained, which ends the service
+     └─ monitors   nested supervisor (TRANSIENT)
+         └─ replay ...  each with the monitors' backoff
+
+Start order is top to bottom, so the stop order is monitors first (no new
+input), then the router (accounts for the rest), then the session (finishes
+its turn). The channel from the monitors to the router and the pending
+buffer are made here, once: they outlive every incarnation, so a restarted
+actor picks up exactly where its predecessor left off.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import signal
+from collections.abc import Callable, Sequence
+
+import attrs
+import trio
+
+from supervision import (
+    AutoShutdown,
+    Backoff,
+    ChildContext,
+    ChildSpec,
+    Restart,
+    SupervisionError,
+    Supervisor,
+    SupervisorSpec,
+    run_until_signalled,
+    supervisor_child,
+)
+
+from .chat import ChatEvent
+from .config import BackoffConfig, Config
+from .ledger import Ledger
+from .monitors.replay import ReplayCursor, ReplaySource, run_replay
+from .monitors.retry import FatalMonitorError
+from .router.actor import Router
+from .router.buffer import PendingBuffer
+from .session.console import run_console_session
+from .statuslog import StatusLog
+
+MonitorFactory = Callable[["Service"], Sequence[ChildSpec]]
+
+
+def monitor_backoff(config: BackoffConfig) -> Backoff:
+    return Backoff(
+        min_delay=config.min_delay,
+        max_delay=config.max_delay,
+        multiplier=config.multiplier,
+        jitter=config.jitter,
+        reset_after=config.reset_after,
+        max_failures=config.max_failures,
+        restart_on=lambda exc: not isinstance(exc, FatalMonitorError),
+    )
+
+
+def configured_monitors(service: Service) -> list[ChildSpec]:
+    """The monitors the config enables, as child specs."""
+    monitors = service.config.monitors
+    specs = []
+    if monitors.replay.enabled:
+        replay = monitors.replay
+        path = service.config.base_dir / replay.path if replay.path else None
+        target = functools.partial(
+            run_replay,
+            source=ReplaySource(path, replay.speed),
+            outbox=service.chat_send,
+            cursor=service.replay_cursor,
+            max_retries=replay.max_retries,
+            retry_interval=replay.retry_interval,
+            emit=service.log.emit,
+        )
+        specs.append(
+            ChildSpec(
+                id="replay",
+                target=target,
+                restart=Restart.TRANSIENT,
+                significant=replay.ends_run,
+                backoff=monitor_backoff(monitors.backoff),
+                shutdown=2.0,
+            )
+        )
+    return specs
+
+
+class Service:
+    """The whole service for one run: shared state plus the root supervisor."""
+
+    def __init__(
+        self,
+        config: Config,
+        log: StatusLog,
+        *,
+        monitors: MonitorFactory = configured_monitors,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.ledger = Ledger(listeners=[log.fate])
+        self.buffer = PendingBuffer(config.router.capacity, self.ledger)
+        self.router = Router(self.buffer, self.ledger, dedupe_ids=config.router.dedupe_ids)
+        self.chat_send, self.chat_recv = trio.open_memory_channel[ChatEvent](config.router.inbox_size)
+        self.replay_cursor = ReplayCursor()
+        self.monitor_specs = list(monitors(self))
+        self.supervisor = Supervisor(self._root_spec(self.monitor_specs, rng), hooks=[log.supervision_hook], rng=rng)
+        self._started = 0.0
+
+    def _root_spec(self, monitor_specs: list[ChildSpec], rng: random.Random | None) -> SupervisorSpec:
+        config = self.config
+        monitors = SupervisorSpec(
+            id="monitors",
+            children=monitor_specs,
+            intensity=config.monitors.intensity,
+            period=config.monitors.period,
+            auto_shutdown=(
+                AutoShutdown.ANY_SIGNIFICANT if any(m.significant for m in monitor_specs) else AutoShutdown.NEVER
+            ),
+        )
+        nested = supervisor_child(monitors, restart=Restart.TRANSIENT, rng=rng)
+        session = ChildSpec(
+            id="session",
+            target=functools.partial(
+                run_console_session,
+                buffer=self.buffer,
+                speaking_time=config.session.speaking_time,
+                emit=self.log.emit,
+            ),
+            restart=Restart.PERMANENT,
+            backoff=Backoff(min_delay=1.0, max_delay=30.0),
+            shutdown=config.session.turn_grace,
+        )
+        router = ChildSpec(
+            id="router",
+            target=functools.partial(self.router.run, inbox=self.chat_recv),
+            restart=Restart.TRANSIENT,
+            significant=True,
+            backoff=Backoff(min_delay=0.5, max_delay=10.0),
+            shutdown=5.0,
+        )
+        return SupervisorSpec(
+            id="root",
+            children=[session, router, attrs.evolve(nested, target=self._monitors_target(nested))],
+            intensity=config.service.intensity,
+            period=config.service.period,
+            auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
+        )
+
+    def _monitors_target(self, nested: ChildSpec) -> Callable[[ChildContext], object]:
+        async def run_monitors(ctx: ChildContext) -> None:
+            # Close the monitors' side of the channel once they are done for
+            # good (finished, or stopped), so the router sees the end of input.
+            # Not after an error: the monitors may be restarted.
+            try:
+                await nested.target(ctx)
+            except Exception:
+                raise
+            except BaseException:
+                self.chat_send.close()
+                raise
+            self.chat_send.close()
+
+        return run_monitors
+
+    def status_fields(self) -> dict[str, object]:
+        return {
+            "uptime_s": round(trio.current_time() - self._started, 3),
+            "summary": self.ledger.summary(),
+            "counts": self.ledger.to_dict(),
+            "balanced": self.ledger.balanced,
+            "tree": self.supervisor.snapshot().to_dict(),
+        }
+
+    async def _tick_status(self) -> None:
+        while True:
+            await trio.sleep(self.config.service.status_interval)
+            self.log.emit("service.status", **self.status_fields())
+
+    def _on_signal(self, signum: int, hard: bool) -> None:
+        name = signal.Signals(signum).name
+        self.log.emit("service.signal", "warning", signal=name, action="stop at once" if hard else "graceful stop")
+
+    async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> int:
+        """Run until the input ends or a signal; returns the exit code."""
+        self._started = trio.current_time()
+        monitors = [spec.id for spec in self.monitor_specs]
+        self.log.emit("service.starting", monitors=monitors, session=self.config.session.mode)
+        exit_code = 0
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._tick_status)
+            try:
+                await run_until_signalled(self.supervisor, on_signal=self._on_signal, task_status=task_status)
+            except SupervisionError as exc:
+                self.log.emit("service.failed", "error", error=str(exc))
+                exit_code = 1
+            nursery.cancel_scope.cancel()
+        self.log.emit("service.status", **self.status_fields())
+        self.log.emit(
+            "service.stopped",
+            exit_code=exit_code,
+            counts=self.ledger.to_dict(),
+            balanced=self.ledger.balanced,
+            summary=self.ledger.summary(),
+        )
+        return exit_code

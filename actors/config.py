@@ -1,0 +1,334 @@
+"""Configuration: attrs classes, one strict cattrs converter, tomllib.
+
+Every mistake becomes one line naming the file, the key path and the problem,
+e.g. ``config.toml: monitors.youtube.max_retries: expected an integer, got
+'ten'``. Unknown keys are errors, because a typo that passes silently means a
+setting the streamer believes in but that does nothing.
+
+Secrets may come from the environment (YOUTUBE_API_KEY, CHZZK_CLIENT_ID,
+CHZZK_CLIENT_SECRET; the environment wins over the file). They are held in
+`Secret`, whose repr and str are redacted, so no log line, status or
+traceback can show them by accident.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn
+
+ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
+    "YOUTUBE_API_KEY": ("monitors", "youtube", "api_key"),
+    "CHZZK_CLIENT_ID": ("monitors", "chzzk", "client_id"),
+    "CHZZK_CLIENT_SECRET": ("monitors", "chzzk", "client_secret"),
+}
+
+
+class ConfigError(Exception):
+    """A configuration mistake; str() is the line(s) to show the user."""
+
+
+class _ValueProblem(ValueError):
+    """Raised by validators: carries the field name cattrs would lose."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Secret:
+    """A string that never shows itself. Use `reveal()` where it is sent."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return "***" if self._value else ""
+
+
+# ---- validators (each names its field) ------------------------------------
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _greater_than(bound: float) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not (value > bound and math.isfinite(value)):
+            raise _ValueProblem(attribute.name, f"must be greater than {bound:g}, got {value!r}")
+
+    return check
+
+
+def _at_least(bound: float) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not (value >= bound and math.isfinite(value)):
+            raise _ValueProblem(attribute.name, f"must be at least {bound:g}, got {value!r}")
+
+    return check
+
+
+def _within(low: float, high: float) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not low <= value <= high:
+            raise _ValueProblem(attribute.name, f"must be within [{low:g}, {high:g}], got {value!r}")
+
+    return check
+
+
+def _one_of(*choices: str) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise _ValueProblem(attribute.name, f"must be one of {', '.join(choices)}; got {value!r}")
+
+    return check
+
+
+# ---- the schema -------------------------------------------------------------
+
+
+@attrs.frozen
+class ServiceConfig:
+    status_interval: float = attrs.field(default=10.0, validator=_greater_than(0))
+    intensity: int = attrs.field(default=10, validator=_at_least(0))
+    period: float = attrs.field(default=60.0, validator=_greater_than(0))
+
+
+@attrs.frozen
+class RouterConfig:
+    capacity: int = attrs.field(default=20, validator=_at_least(1))
+    inbox_size: int = attrs.field(default=256, validator=_at_least(1))
+    dedupe_ids: int = attrs.field(default=10_000, validator=_at_least(1))
+
+
+@attrs.frozen
+class SessionConfig:
+    mode: str = attrs.field(default="console", validator=_one_of("console"))
+    speaking_time: float = attrs.field(default=3.0, validator=_at_least(0))
+    turn_grace: float = attrs.field(default=10.0, validator=_at_least(0))
+
+
+@attrs.frozen
+class BackoffConfig:
+    min_delay: float = attrs.field(default=2.0, validator=_greater_than(0))
+    max_delay: float = attrs.field(default=300.0, validator=_greater_than(0))
+    multiplier: float = attrs.field(default=2.0, validator=_at_least(1))
+    jitter: float = attrs.field(default=0.2, validator=_within(0, 1))
+    reset_after: float = attrs.field(default=120.0, validator=_greater_than(0))
+    max_failures: int | None = attrs.field(default=None, validator=_at_least(1))
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_delay < self.min_delay:
+            raise _ValueProblem("max_delay", f"must be at least min_delay ({self.min_delay:g}), got {self.max_delay:g}")
+
+
+@attrs.frozen
+class ReplayConfig:
+    enabled: bool = True
+    path: str = ""  # empty: the demo chat bundled with the package
+    speed: float = attrs.field(default=1.0, validator=_greater_than(0))
+    ends_run: bool = True  # the service stops once the replay is done and drained
+    max_retries: int = attrs.field(default=10, validator=_at_least(0))
+    retry_interval: float = attrs.field(default=60.0, validator=_at_least(0))
+
+
+@attrs.frozen
+class YouTubeConfig:
+    enabled: bool = False
+    api_key: Secret = attrs.field(factory=Secret)
+    video_id: str = ""
+    channel_id: str = ""
+    max_retries: int = attrs.field(default=10, validator=_at_least(0))
+    retry_interval: float = attrs.field(default=60.0, validator=_at_least(0))
+
+
+@attrs.frozen
+class ChzzkConfig:
+    enabled: bool = False
+    client_id: Secret = attrs.field(factory=Secret)
+    client_secret: Secret = attrs.field(factory=Secret)
+    channel_id: str = ""
+    max_retries: int = attrs.field(default=10, validator=_at_least(0))
+    retry_interval: float = attrs.field(default=60.0, validator=_at_least(0))
+
+
+@attrs.frozen
+class MonitorsConfig:
+    intensity: int = attrs.field(default=20, validator=_at_least(0))
+    period: float = attrs.field(default=60.0, validator=_greater_than(0))
+    backoff: BackoffConfig = BackoffConfig()
+    replay: ReplayConfig = ReplayConfig()
+    youtube: YouTubeConfig = YouTubeConfig()
+    chzzk: ChzzkConfig = ChzzkConfig()
+
+
+@attrs.frozen
+class Config:
+    service: ServiceConfig = ServiceConfig()
+    router: RouterConfig = RouterConfig()
+    session: SessionConfig = SessionConfig()
+    monitors: MonitorsConfig = MonitorsConfig()
+    # Where the file was; relative paths inside it are relative to its folder.
+    base_dir: Path = attrs.field(default=Path("."), metadata={"toml": False})
+
+
+# ---- the converter ------------------------------------------------------------
+
+
+def _type_name(value: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _strict(expected: str, accept: Callable[[object], bool], convert: Callable[[Any], Any]) -> Any:
+    def hook(value: object, _type: object) -> Any:
+        if not accept(value):
+            shown = repr(value) if isinstance(value, str | int | float | bool) else _type_name(value)
+            raise TypeError(f"expected {expected}, got {shown}")
+        return convert(value)
+
+    return hook
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    # cattrs would happily turn "ten" into an error but 3.7 into 3 and "no"
+    # into True; a config file deserves exact types.
+    converter.register_structure_hook(
+        int, _strict("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), int)
+    )
+    converter.register_structure_hook(
+        float, _strict("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool), float)
+    )
+    converter.register_structure_hook(bool, _strict("true or false", lambda v: isinstance(v, bool), bool))
+    converter.register_structure_hook(str, _strict("a string", lambda v: isinstance(v, str), str))
+    converter.register_structure_hook(Secret, _strict("a string", lambda v: isinstance(v, str), Secret))
+
+    def table_hook(cls: type) -> Callable[[Any, Any], Any]:
+        structure = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+
+        def hook(value: object, _type: object) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a table ([section] or {{...}}), got {_type_name(value)}")
+            return structure(value, cls)
+
+        return hook
+
+    converter.register_structure_hook_factory(attrs.has, table_hook)
+    return converter
+
+
+CONVERTER = _make_converter()
+
+
+def _problems(exc: BaseException, path: tuple[str, ...]) -> list[str]:
+    """Flatten cattrs' exception groups into 'key.path: problem' lines."""
+    if isinstance(exc, cattrs.ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        lines = []
+        for sub, note in with_notes:
+            lines += _problems(sub, (*path, str(note.name)))
+        for sub in without:
+            lines += _problems(sub, path)
+        return lines
+    if isinstance(exc, BaseExceptionGroup):
+        return [line for sub in exc.exceptions for line in _problems(sub, path)]
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [f"{'.'.join((*path, key))}: unknown setting" for key in sorted(exc.extra_fields)]
+    if isinstance(exc, _ValueProblem):
+        return [f"{'.'.join((*path, exc.field))}: {exc}"]
+    where = ".".join(path) or "(top level)"
+    if isinstance(exc, TypeError | ValueError):
+        return [f"{where}: {exc}"]
+    return [f"{where}: {type(exc).__name__}: {exc}"]
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, keys in ENV_SECRETS.items():
+        value = env.get(name)
+        if value:
+            table = data
+            for key in keys[:-1]:
+                table = table.setdefault(key, {})
+                if not isinstance(table, dict):
+                    return  # the wrong type is reported by the converter
+            table[keys[-1]] = value
+
+
+def _check_whole(config: Config) -> list[str]:
+    """Rules that span several settings."""
+    problems = []
+    monitors = config.monitors
+    if monitors.youtube.enabled:
+        problems.append("monitors.youtube.enabled: the YouTube monitor is not part of this version yet")
+    if monitors.chzzk.enabled:
+        problems.append("monitors.chzzk.enabled: the Chzzk monitor is not part of this version yet")
+    if not (monitors.replay.enabled or monitors.youtube.enabled or monitors.chzzk.enabled):
+        problems.append("monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk")
+    if monitors.replay.enabled and monitors.replay.path:
+        path = config.base_dir / monitors.replay.path
+        if not path.is_file():
+            problems.append(f"monitors.replay.path: no such file: {monitors.replay.path}")
+    return problems
+
+
+def parse_config(
+    text: str, *, name: str = "config.toml", base_dir: Path = Path("."), env: Mapping[str, str] | None = None
+) -> Config:
+    """Parse TOML text into a Config, or raise ConfigError naming every mistake."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    _apply_env(data, os.environ if env is None else env)
+    if "base_dir" in data:
+        raise ConfigError(f"{name}: base_dir: unknown setting")
+    try:
+        config = CONVERTER.structure(data, Config)
+    except Exception as exc:
+        raise ConfigError("\n".join(f"{name}: {line}" for line in _problems(exc, ()))) from None
+    config = attrs.evolve(config, base_dir=base_dir)
+    problems = _check_whole(config)
+    if problems:
+        raise ConfigError("\n".join(f"{name}: {line}" for line in problems))
+    return config
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    return parse_config(text, name=str(path), base_dir=path.parent, env=env)

@@ -1,0 +1,93 @@
+"""The fate ledger: the service's conservation law, kept in one place.
+
+Every ChatEvent that reaches the router ends in exactly one fate:
+dispatched, filtered:<reason> or dropped:<reason>. Until then it is pending.
+So at every moment::
+
+    received == dispatched + filtered + dropped + pending
+
+Each method moves one event between those columns in a single synchronous
+step (no checkpoint in between), so no task can ever observe the ledger out
+of balance. Listeners are told each fate, which is how the status log, and
+later the archive and the dashboard, see them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .chat import ChatEvent
+
+
+class Fate(enum.StrEnum):
+    DISPATCHED = "dispatched"
+    FILTERED = "filtered"
+    DROPPED = "dropped"
+
+
+FateListener = Callable[[ChatEvent, Fate, str | None], None]
+
+
+@attrs.define
+class Ledger:
+    listeners: list[FateListener] = attrs.field(factory=list)
+    received: int = 0
+    dispatched: int = 0
+    filtered: Counter[str] = attrs.field(factory=Counter)
+    dropped: Counter[str] = attrs.field(factory=Counter)
+    pending: int = 0
+
+    def filter(self, event: ChatEvent, reason: str) -> None:
+        """A newly received event that will never be pending."""
+        self.received += 1
+        self.filtered[reason] += 1
+        self._tell(event, Fate.FILTERED, reason)
+
+    def accept(self, event: ChatEvent) -> None:
+        """A newly received event that is now pending."""
+        self.received += 1
+        self.pending += 1
+
+    def dispatch(self, event: ChatEvent) -> None:
+        self._leave_pending()
+        self.dispatched += 1
+        self._tell(event, Fate.DISPATCHED, None)
+
+    def drop(self, event: ChatEvent, reason: str) -> None:
+        self._leave_pending()
+        self.dropped[reason] += 1
+        self._tell(event, Fate.DROPPED, reason)
+
+    @property
+    def balanced(self) -> bool:
+        return self.received == self.dispatched + self.filtered.total() + self.dropped.total() + self.pending
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "dispatched": self.dispatched,
+            "filtered": dict(sorted(self.filtered.items())),
+            "dropped": dict(sorted(self.dropped.items())),
+            "pending": self.pending,
+        }
+
+    def summary(self) -> str:
+        """The conservation line, e.g. 'received 9 = dispatched 4 + filtered 2 + dropped 1 + pending 2'."""
+        return (
+            f"received {self.received} = dispatched {self.dispatched} + filtered {self.filtered.total()}"
+            f" + dropped {self.dropped.total()} + pending {self.pending}"
+        )
+
+    def _leave_pending(self) -> None:
+        if self.pending <= 0:
+            raise RuntimeError("ledger: an event left the pending column that was never in it")
+        self.pending -= 1
+
+    def _tell(self, event: ChatEvent, fate: Fate, reason: str | None) -> None:
+        for listener in self.listeners:
+            listener(event, fate, reason)

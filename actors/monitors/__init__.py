@@ -1,0 +1,1 @@
+"""Platform monitors: each turns one chat source into ChatEvents."""

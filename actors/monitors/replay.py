@@ -1,0 +1,99 @@
+"""The replay monitor: plays a JSON Lines chat recording at its recorded pace.
+
+It is the embedded default (the demo chat ships with the package) and the
+way to tune filters on last night's archive. Pacing follows the differences
+of `sent_at`, divided by `speed`. A bad line is reported with its number and
+skipped. The cursor lives outside the incarnation, so a restarted replay
+continues where it stopped instead of replaying (and duplicating) the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import attrs
+import trio
+
+from supervision import ChildContext
+
+from ..chat import ChatEvent
+from ..records import RecordError, read_records
+from .retry import run_with_retries
+
+DEMO_CHAT = "demo_chat.jsonl"
+
+Emit = Callable[..., None]
+
+
+def demo_chat_text() -> str:
+    return resources.files("actors").joinpath("data", DEMO_CHAT).read_text(encoding="utf-8")
+
+
+@attrs.define
+class ReplayCursor:
+    """How far the replay got; survives restarts of the monitor."""
+
+    next_index: int = 0
+    emitted: int = 0
+    bad_lines: int = 0
+
+
+@attrs.frozen
+class ReplaySource:
+    path: Path | None  # None: the bundled demo chat
+    speed: float
+
+    @property
+    def label(self) -> str:
+        return "bundled demo chat" if self.path is None else str(self.path)
+
+    async def read(self) -> str:
+        if self.path is None:
+            return demo_chat_text()
+        return await trio.Path(self.path).read_text(encoding="utf-8")
+
+
+async def run_replay(
+    ctx: ChildContext,
+    source: ReplaySource,
+    outbox: trio.MemorySendChannel[ChatEvent],
+    cursor: ReplayCursor,
+    *,
+    max_retries: int,
+    retry_interval: float,
+    emit: Emit,
+) -> None:
+    outbox = ctx.hold(outbox.clone())
+    ctx.started()
+
+    async def play(connected: Callable[[], None]) -> None:
+        text = await source.read()
+        connected()
+        items = list(read_records(text.splitlines()))
+        previous = None
+        with ctx.cancel_on_stop():
+            while cursor.next_index < len(items):
+                lineno, item = items[cursor.next_index]
+                if isinstance(item, RecordError):
+                    cursor.bad_lines += 1
+                    emit("replay.bad_line", level="warning", file=source.label, line=lineno, error=item.message)
+                else:
+                    if previous is not None:
+                        gap = (item.sent_at - previous).total_seconds()
+                        await trio.sleep(max(0.0, gap) / source.speed)
+                    previous = item.sent_at
+                    await outbox.send(attrs.evolve(item, received_at=trio.current_time()))
+                    cursor.emitted += 1
+                cursor.next_index += 1
+                ctx.set_status(f"{source.label}: {cursor.next_index}/{len(items)} records")
+        if cursor.next_index >= len(items):
+            emit("replay.finished", file=source.label, emitted=cursor.emitted, bad_lines=cursor.bad_lines)
+
+    def on_retry(failures: int, delay: float, exc: Exception) -> None:
+        emit("replay.retry", level="warning", attempt=failures, delay_s=delay, error=f"{type(exc).__name__}: {exc}")
+
+    await run_with_retries(
+        ctx, "replay", play, max_retries=max_retries, retry_interval=retry_interval, on_retry=on_retry
+    )

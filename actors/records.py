@@ -1,0 +1,165 @@
+"""JSON Lines records: the replay monitor's input and the archive's output.
+
+One record per line, the ChatEvent fields plus, in the archive, its fate.
+Parsing is lenient where it costs nothing (unknown fields are ignored) and
+strict where a wrong value would mislead the router (a kind or role we do not
+know, money that is not a decimal). A bad line is an error *value* carrying
+its line number, so a reader can report it and go on: one broken line in a
+recording must never lose the rest of the night's chat.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+
+from .chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
+
+
+@attrs.frozen
+class RecordError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class _Bad(ValueError):
+    pass
+
+
+def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    if key not in obj:
+        raise _Bad(f"missing {where}{key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise _Bad(f"{where}{key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _enum(enum_type: type[Any], value: str, what: str) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in enum_type)
+        raise _Bad(f"unknown {what} {value!r} (expected one of {choices})") from None
+
+
+def _role(value: object) -> Role:
+    if not isinstance(value, str):
+        raise _Bad(f"author.roles holds {value!r}, not a role name")
+    role: Role = _enum(Role, value, "role")
+    return role
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Bad(f"sent_at {text!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise _Bad(f"sent_at {text!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def format_time(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
+    author = _field(obj, "author", dict)
+    roles = _field(author, "roles", list, "author.")
+    amount_obj = obj.get("amount")
+    amount = None
+    if amount_obj is not None:
+        if not isinstance(amount_obj, dict):
+            raise _Bad("'amount' must be an object or null")
+        raw = _field(amount_obj, "value", str, "amount.")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise _Bad(f"amount.value {raw!r} is not a decimal string") from None
+        if not value.is_finite():
+            raise _Bad(f"amount.value {raw!r} is not a finite decimal")
+        amount = Amount(
+            value, _field(amount_obj, "currency", str, "amount."), _field(amount_obj, "display", str, "amount.")
+        )
+    target = None
+    target_obj = obj.get("target")
+    if target_obj is not None:
+        if not isinstance(target_obj, dict):
+            raise _Bad("'target' must be an object or null")
+        target = ModerationTarget(message_id=target_obj.get("id"), author_id=target_obj.get("author_id"))
+        if not isinstance(target.message_id, str | None) or not isinstance(target.author_id, str | None):
+            raise _Bad("target.id and target.author_id must be strings")
+    return ChatEvent(
+        platform=_enum(Platform, _field(obj, "platform", str), "platform"),
+        id=_field(obj, "id", str),
+        kind=_enum(Kind, _field(obj, "kind", str), "kind"),
+        author=Author(
+            id=_field(author, "id", str, "author."),
+            name=_field(author, "name", str, "author."),
+            roles=frozenset(_role(r) for r in roles),
+        ),
+        text=_field(obj, "text", str),
+        amount=amount,
+        sent_at=parse_time(_field(obj, "sent_at", str)),
+        target=target,
+    )
+
+
+def event_to_dict(event: ChatEvent) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "platform": event.platform.value,
+        "id": event.id,
+        "kind": event.kind.value,
+        "author": {
+            "id": event.author.id,
+            "name": event.author.name,
+            "roles": sorted(r.value for r in event.author.roles),
+        },
+        "text": event.text,
+        "amount": None
+        if event.amount is None
+        else {"value": str(event.amount.value), "currency": event.amount.currency, "display": event.amount.display},
+        "sent_at": format_time(event.sent_at),
+    }
+    if event.target is not None:
+        target: dict[str, str] = {}
+        if event.target.message_id is not None:
+            target["id"] = event.target.message_id
+        if event.target.author_id is not None:
+            target["author_id"] = event.target.author_id
+        out["target"] = target
+    return out
+
+
+def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return RecordError(lineno, f"not JSON ({exc.msg} at column {exc.colno})")
+    if not isinstance(obj, dict):
+        return RecordError(lineno, "not a JSON object")
+    try:
+        return event_from_dict(obj)
+    except _Bad as exc:
+        return RecordError(lineno, str(exc))
+
+
+def read_records(lines: Iterable[str]) -> Iterator[tuple[int, ChatEvent | RecordError]]:
+    """(line number, event or error) for each non-blank line; numbers start at 1."""
+    for lineno, line in enumerate(lines, start=1):
+        if line.strip():
+            yield lineno, parse_line(line, lineno)
+
+
+def format_record(event: ChatEvent, **extra: Any) -> str:
+    """One JSON line (no newline). `extra` adds archive fields like fate."""
+    return json.dumps(event_to_dict(event) | extra, ensure_ascii=False, separators=(", ", ": "))

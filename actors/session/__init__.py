@@ -1,0 +1,1 @@
+"""The VTuber session: one message per turn, pulled from the router when idle."""

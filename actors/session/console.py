@@ -1,0 +1,46 @@
+"""The console session: the demo stand-in for Open-LLM-VTuber.
+
+It behaves like the real session where it matters to the rest of the tree:
+it pulls one message only when idle, holds the turn for a speaking time, and
+on a stop request finishes the turn in progress (the supervisor cancels it if
+that takes longer than the child's shutdown grace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from supervision import ChildContext
+
+from ..router.buffer import PendingBuffer
+from .prompt import format_prompt
+
+Emit = Callable[..., None]
+
+
+async def run_console_session(ctx: ChildContext, buffer: PendingBuffer, *, speaking_time: float, emit: Emit) -> None:
+    ctx.started()
+    turns = 0
+    while not ctx.stopping.is_set():
+        ctx.set_status(f"idle after {turns} turns")
+        event = None
+        with ctx.cancel_on_stop():
+            try:
+                event = await buffer.pull()
+            except trio.EndOfChannel:
+                await ctx.stopping.wait()  # nothing will come any more
+        if event is None:
+            break  # stopped while idle
+        # An event pulled just as the stop came is already dispatched: speak it.
+        turns += 1
+        prompt = format_prompt(event)
+        started = trio.current_time()
+        fields: dict[str, Any] = {"id": event.id, "platform": event.platform.value, "text": prompt}
+        emit("session.turn_started", **fields)
+        ctx.set_status(f"speaking (turn {turns})")
+        await trio.sleep(speaking_time)
+        emit("session.turn_ended", id=event.id, duration_s=round(trio.current_time() - started, 3), reply=None)
+    ctx.set_status(f"stopped after {turns} turns")
