@@ -36,10 +36,10 @@ class _Bad(ValueError):
 
 def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
     if key not in obj:
-        raise _Bad(f"missing {where}{key!r}")
+        raise _Bad(f"missing '{where}{key}'")
     value = obj[key]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise _Bad(f"{where}{key!r} has the wrong type ({type(value).__name__})")
+        raise _Bad(f"'{where}{key}' has the wrong type ({type(value).__name__})")
     return value
 
 

@@ -28,7 +28,7 @@ Emit = Callable[..., None]
 
 
 def demo_chat_text() -> str:
-    return resources.files("actors").joinpath("data", DEMO_CHAT).read_text(encoding="utf-8")
+    return (resources.files("actors") / "data" / DEMO_CHAT).read_text(encoding="utf-8")
 
 
 @attrs.define

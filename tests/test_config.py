@@ -1,0 +1,158 @@
+"""Config: every mistake is one line naming the file, the key path and the problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actors.config import Config, ConfigError, Secret, load_config, parse_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def problem(text: str, **kwargs) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, **kwargs)
+    return str(info.value)
+
+
+def test_the_shipped_config_is_valid_and_matches_the_defaults_it_documents():
+    config = load_config(REPO / "config.toml", env={})
+    assert config.monitors.replay.enabled and config.monitors.replay.path == ""
+    # The file says which values differ from the defaults ("demo"); the rest
+    # must be the defaults, or the comments lie.
+    defaults = parse_config("", env={})
+    assert attrs.evolve(config.router, capacity=defaults.router.capacity) == defaults.router
+    assert config.session == defaults.session
+    assert config.monitors == defaults.monitors
+    assert config.service == defaults.service
+
+
+def test_an_empty_file_is_the_demo():
+    config = parse_config("", env={})
+    assert config.monitors.replay.enabled and config.session.mode == "console"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[monitors.youtube]\nmax_retries = "ten"',
+            "config.toml: monitors.youtube.max_retries: expected an integer, got 'ten'",
+        ),
+        (
+            "[monitors.youtube]\nmax_retries = 2.5",
+            "config.toml: monitors.youtube.max_retries: expected an integer, got 2.5",
+        ),
+        ("[session]\nspeaking_time = true", "config.toml: session.speaking_time: expected a number, got True"),
+        (
+            '[monitors.replay]\nenabled = "yes"',
+            "config.toml: monitors.replay.enabled: expected true or false, got 'yes'",
+        ),
+        ("[monitors.replay]\nspeeed = 2", "config.toml: monitors.replay.speeed: unknown setting"),
+        ("[routr]\ncapacity = 2", "config.toml: routr: unknown setting"),
+        ("[router]\ncapacity = 0", "config.toml: router.capacity: must be at least 1, got 0"),
+        ("[monitors.replay]\nspeed = 0", "config.toml: monitors.replay.speed: must be greater than 0, got 0.0"),
+        ("[monitors.backoff]\njitter = 1.5", "config.toml: monitors.backoff.jitter: must be within [0, 1], got 1.5"),
+        (
+            "[monitors.backoff]\nmin_delay = 9\nmax_delay = 3",
+            "config.toml: monitors.backoff.max_delay: must be at least min_delay (9), got 3",
+        ),
+        ('[session]\nmode = "olv"', "config.toml: session.mode: must be one of console; got 'olv'"),
+        (
+            "[monitors]\nreplay = 3",
+            "config.toml: monitors.replay: expected a table ([section] or {...}), got an integer",
+        ),
+        ('[monitors.replay]\npath = "missing.jsonl"', "config.toml: monitors.replay.path: no such file: missing.jsonl"),
+        (
+            "[monitors.replay]\nenabled = false",
+            "config.toml: monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk",
+        ),
+        (
+            "[monitors.youtube]\nenabled = true",
+            "config.toml: monitors.youtube.enabled: the YouTube monitor is not part of this version yet",
+        ),
+    ],
+)
+def test_each_mistake_is_one_line_naming_the_setting(text, expected):
+    assert problem(text, env={}) == expected
+
+
+def test_several_mistakes_give_one_line_each():
+    lines = problem('[router]\ncapacity = "x"\nbogus = 1\n[session]\nturn_grace = -1', env={}).splitlines()
+    assert sorted(lines) == [
+        "config.toml: router.bogus: unknown setting",
+        "config.toml: router.capacity: expected an integer, got 'x'",
+        "config.toml: session.turn_grace: must be at least 0, got -1.0",
+    ]
+
+
+def test_toml_syntax_errors_name_the_file():
+    assert problem("[router\ncapacity = 2", env={}).startswith("config.toml: not valid TOML: ")
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such file$"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+
+
+INT_SETTINGS = [
+    ("service", "intensity"),
+    ("router", "capacity"),
+    ("router", "inbox_size"),
+    ("router", "dedupe_ids"),
+    ("monitors", "intensity"),
+    ("monitors.replay", "max_retries"),
+    ("monitors.youtube", "max_retries"),
+    ("monitors.chzzk", "max_retries"),
+    ("monitors.backoff", "max_failures"),
+]
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML basic-string escapes
+    return repr(value)
+
+
+@given(
+    st.sampled_from(INT_SETTINGS),
+    st.text(max_size=10) | st.floats(allow_nan=False, allow_infinity=False) | st.booleans(),
+)
+def test_any_wrong_type_names_its_key_path(setting, value):
+    section, key = setting
+    lines = problem(f"[{section}]\n{key} = {toml_value(value)}\n", env={}).splitlines()
+    assert lines == [f"config.toml: {section}.{key}: expected an integer, got {value!r}"]
+
+
+def test_secrets_come_from_the_environment_and_never_show():
+    env = {"YOUTUBE_API_KEY": "AIza-very-secret", "CHZZK_CLIENT_ID": "cid-secret", "CHZZK_CLIENT_SECRET": "csecret"}
+    config = parse_config('[monitors.youtube]\napi_key = "from-file"', env=env)
+    assert config.monitors.youtube.api_key.reveal() == "AIza-very-secret"  # the environment wins
+    assert config.monitors.chzzk.client_id.reveal() == "cid-secret"
+    for shown in (repr(config), str(config), repr(config.monitors), f"{config.monitors.chzzk}"):
+        for secret in env.values():
+            assert secret not in shown
+    assert str(Secret("x")) == "***" and repr(Secret("x")) == "Secret('***')"
+
+
+def test_a_secret_in_a_wrong_type_error_is_not_echoed():
+    """A key pasted into the wrong place must not come back in the error."""
+    text = problem('[monitors.youtube]\napi_key = ["AIza-oops"]', env={})
+    assert "AIza-oops" not in text
+    assert text == "config.toml: monitors.youtube.api_key: expected a string, got a list"
+
+
+def test_config_is_frozen():
+    config = Config()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.router = None  # type: ignore[misc]
