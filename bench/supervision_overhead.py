@@ -16,7 +16,7 @@ import time
 import trio
 import trio.testing
 
-from supervision import Backoff, ChildContext, ChildSpec, Supervisor, SupervisorSpec
+from supervision import Backoff, ChildContext, ChildSpec, Event, Supervisor, SupervisorSpec
 
 
 def main() -> None:
@@ -24,10 +24,16 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=20_000)
     args = parser.parse_args()
     events = 0
+    restarts = 0
+    enough = trio.Event()
 
-    def count(_event: object) -> None:
-        nonlocal events
+    def count(event: Event) -> None:
+        nonlocal events, restarts
         events += 1
+        if event.name == "child.restart_scheduled":
+            restarts += 1
+            if restarts >= args.restarts:
+                enough.set()
 
     async def flapping(ctx: ChildContext) -> None:
         ctx.started()
@@ -51,8 +57,7 @@ def main() -> None:
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(sup.run)
-            while sup.snapshot().children[1].restarts < args.restarts:
-                await trio.sleep(1000)
+            await enough.wait()
             sup.stop()
 
     began = time.perf_counter()
