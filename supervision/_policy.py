@@ -133,10 +133,14 @@ def base_delay(backoff: Backoff, n: int) -> float:
     """`min(max_delay, min_delay * multiplier**n)`, without overflowing for big n."""
     if n <= 0 or backoff.multiplier == 1:
         return min(backoff.max_delay, backoff.min_delay)
-    # Compare in log space: multiplier**n overflows a float near n = 1024.
-    if n * math.log(backoff.multiplier) >= math.log(backoff.max_delay / backoff.min_delay):
+    # Compare in log space: multiplier**n overflows a float near n = 1024,
+    # and max/min itself can overflow for extreme settings, so subtract logs.
+    if n * math.log(backoff.multiplier) >= math.log(backoff.max_delay) - math.log(backoff.min_delay):
         return backoff.max_delay
-    return min(backoff.max_delay, backoff.min_delay * backoff.multiplier**n)
+    try:
+        return min(backoff.max_delay, backoff.min_delay * backoff.multiplier**n)
+    except OverflowError:  # rounding at the very edge of the float range
+        return backoff.max_delay
 
 
 def backoff_delay(backoff: Backoff, n: int, u: float) -> float:
@@ -186,12 +190,21 @@ def fastest_flap_span(backoff: Backoff, intensity: int) -> float:
     `max_failures` stops it: worth a warning, because people expect the
     supervisor to catch a flapping child.
     """
-    return sum(base_delay(backoff, i) * (1.0 - backoff.jitter) for i in range(intensity))
+    span = 0.0
+    for i in range(intensity):
+        base = base_delay(backoff, i)
+        if base >= backoff.max_delay:  # capped from here on: the rest in one step
+            return span + (intensity - i) * base * (1.0 - backoff.jitter)
+        span += base * (1.0 - backoff.jitter)
+    return span
 
 
 def single_child_can_exceed(backoff: Backoff, intensity: int, period: float) -> bool:
-    if backoff.max_failures is not None and backoff.max_failures <= intensity:
-        return False  # the child gives up before it makes intensity+1 restarts
+    # The max_failures-th failure gives up without a restart decision, so a
+    # child makes at most max_failures - 1 decisions; exceeding needs
+    # intensity + 1 of them.
+    if backoff.max_failures is not None and backoff.max_failures - 1 <= intensity:
+        return False
     return fastest_flap_span(backoff, intensity) <= period
 
 

@@ -127,6 +127,7 @@ class Supervisor:
         self._send, self._recv = trio.open_memory_channel[_Exited | _Stop](math.inf)
         self._state = "starting"
         self._stop_reason: str | None = None
+        self._stop_called = False
         self._failure: Exception | None = None
         self._hard = False
         self._ran = False
@@ -147,16 +148,23 @@ class Supervisor:
         return self._state
 
     def stop(self, reason: str = "requested") -> None:
-        """First call: graceful stop. Any later call: cancel everything now."""
+        """First call: graceful stop. A second call: cancel everything now.
+
+        Only calls count: a stop the supervisor began itself (auto-shutdown,
+        intensity) is already graceful, and the first stop() during it
+        changes nothing, so one Ctrl-C never cuts a turn short.
+        """
         if self._finished.is_set():
             return
+        if self._stop_called:
+            self._hard_stop()
+            return
+        self._stop_called = True
         if self._stop_reason is None:
             self._stop_reason = reason
             self._send.send_nowait(_Stop(reason))
             if self._interrupt is not None:
                 self._interrupt.cancel()
-        else:
-            self._hard_stop()
 
     async def wait_finished(self) -> None:
         await self._finished.wait()
@@ -304,12 +312,16 @@ class Supervisor:
                 ),
                 default=math.inf,
             )
+            message = None
             with trio.move_on_at(due):
                 message = await self._recv.receive()
-                if isinstance(message, _Exited):
-                    await self._on_exit(message)
-                continue
-            await self._restart_due()
+            # Handled outside the deadline's scope: stopping a rest_for_one
+            # group can take a grace period, and a restart deadline passing
+            # meanwhile must not cut that stop short.
+            if message is None:
+                await self._restart_due()
+            elif isinstance(message, _Exited):
+                await self._on_exit(message)
 
     async def _on_exit(self, message: _Exited) -> None:
         child = message.child
@@ -368,10 +380,11 @@ class Supervisor:
         else:
             group = [c for c in self._children if c is not child]
         group = [c for c in group if c.state not in (ChildState.EXITED, ChildState.FAILED)]
-        with trio.CancelScope() as self._interrupt:
-            for sibling in reversed(group):
-                await self._stop_one(sibling)
-        self._interrupt = None
+        # Not interruptible by a graceful stop(): that is queued and handled
+        # right after, and stopping these siblings is what it would do anyway.
+        # A hard stop still cuts the graces short (_hard_stop cancels them).
+        for sibling in reversed(group):
+            await self._stop_one(sibling)
         assert child.restart_at is not None
         for sibling in group:
             if sibling.spec.restart is Restart.TEMPORARY:
@@ -432,8 +445,11 @@ class Supervisor:
     async def _stop_one(self, child: _Child) -> None:
         """Ask, wait up to the child's grace, cancel, then wait for it to end."""
         if not child.alive:
-            # STARTING here means never spawned: a stop came during start-up.
-            if child.state in (ChildState.STOPPING, ChildState.STARTING):
+            # It ended on its own and its exit is still queued (or it never
+            # spawned: a stop came during start-up). Being stopped is what
+            # happens to it now, so its queued exit decides nothing.
+            child.stop_requested = True
+            if child.state in _ACTIVE:
                 self._set_state(child, ChildState.EXITED)
             return
         if not child.stop_requested:
