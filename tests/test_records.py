@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from actors.chat import Kind, Platform, Role
 from actors.monitors.replay import demo_chat_text
 from actors.records import RecordError, event_to_dict, format_record, parse_line, read_records
-from chat_strategies import chat_events
+from strategies import chat_events
 
 
 @given(chat_events())

@@ -19,7 +19,7 @@ from actors.chat import Author, ChatEvent, Kind, ModerationTarget, Platform
 from actors.ledger import Fate, Ledger
 from actors.router.actor import Router
 from actors.router.buffer import PendingBuffer
-from chat_strategies import chat_events
+from strategies import chat_events
 
 # Small pools of ids and authors, so duplicates and purge targets really occur.
 small_ids = st.sampled_from([f"m{i}" for i in range(8)])

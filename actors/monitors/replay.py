@@ -49,10 +49,13 @@ class ReplaySource:
     def label(self) -> str:
         return "bundled demo chat" if self.path is None else str(self.path)
 
-    async def read(self) -> str:
+    def read(self) -> str:
+        # Synchronous on purpose: a recording is a local file read once per
+        # incarnation, and the parse that follows is synchronous anyway; a
+        # worker thread would only make the read race a mock clock in tests.
         if self.path is None:
             return demo_chat_text()
-        return await trio.Path(self.path).read_text(encoding="utf-8")
+        return self.path.read_text(encoding="utf-8")
 
 
 async def run_replay(
@@ -69,7 +72,7 @@ async def run_replay(
     ctx.started()
 
     async def play(connected: Callable[[], None]) -> None:
-        text = await source.read()
+        text = source.read()
         connected()
         items = list(read_records(text.splitlines()))
         previous = None

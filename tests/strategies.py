@@ -1,0 +1,291 @@
+"""Hypothesis builders shared by the tests: supervision plans and chat events.
+
+Numbers are drawn from small dyadic sets where a test compares virtual times
+exactly: sums and products of such values are exact in binary floating point,
+so "restart at t = 17" can be asserted with `==` rather than approximately.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import attrs
+from hypothesis import strategies as st
+
+from actors.chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
+from supervision import Backoff, Event, Restart
+
+# ---- backoffs ------------------------------------------------------------------
+
+
+@st.composite
+def backoffs(
+    draw: st.DrawFn,
+    *,
+    jitter: st.SearchStrategy[float] | None = None,
+    max_failures: st.SearchStrategy[int | None] | None = None,
+) -> Backoff:
+    """Any valid Backoff over realistic ranges (ratio max/min stays finite).
+
+    The ranges cover sub-millisecond to hour-long delays and multipliers far
+    above what anyone configures, which is where overflow would show.
+    """
+    min_delay = draw(st.floats(min_value=1e-3, max_value=1e3))
+    max_delay = draw(st.floats(min_value=min_delay, max_value=1e6))
+    multiplier = draw(st.one_of(st.just(1.0), st.just(2.0), st.floats(min_value=1.0, max_value=1e3)))
+    if jitter is None:
+        jitter = st.one_of(st.just(0.0), st.just(1.0), st.floats(min_value=0.0, max_value=1.0))
+    if max_failures is None:
+        max_failures = st.one_of(st.none(), st.integers(min_value=1, max_value=50))
+    return Backoff(
+        min_delay=min_delay,
+        max_delay=max_delay,
+        multiplier=multiplier,
+        jitter=draw(jitter),
+        reset_after=draw(st.floats(min_value=1e-3, max_value=1e4)),
+        max_failures=draw(max_failures),
+    )
+
+
+DYADIC_DELAYS = (0.25, 0.5, 1.0, 2.0, 3.0)
+DYADIC_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0)
+
+
+_UNLIMITED = st.none()
+_NEVER_RESET = st.just(1e6)
+
+
+@st.composite
+def exact_backoffs(
+    draw: st.DrawFn,
+    *,
+    max_failures: st.SearchStrategy[int | None] = _UNLIMITED,
+    reset_after: st.SearchStrategy[float] = _NEVER_RESET,
+) -> Backoff:
+    """jitter=0 backoffs whose delays are exact binary fractions."""
+    min_delay = draw(st.sampled_from(DYADIC_DELAYS))
+    return Backoff(
+        min_delay=min_delay,
+        max_delay=min_delay * draw(st.sampled_from((1, 2, 4, 6, 16))),
+        multiplier=draw(st.sampled_from(DYADIC_MULTIPLIERS)),
+        jitter=0.0,
+        reset_after=draw(reset_after),
+        max_failures=draw(max_failures),
+    )
+
+
+# ---- restart timestamps -------------------------------------------------------------
+
+
+@st.composite
+def restart_timestamps(draw: st.DrawFn, *, max_size: int = 30) -> list[float]:
+    """Non-decreasing timestamps, with ties and exact-boundary gaps.
+
+    Integer gaps hit the closed edge of the window (a restart exactly
+    `period` seconds ago) far more often than random floats would.
+    """
+    gaps = draw(
+        st.lists(
+            st.one_of(
+                st.just(0.0),
+                st.integers(min_value=0, max_value=10).map(float),
+                st.floats(min_value=0.0, max_value=20.0),
+            ),
+            max_size=max_size,
+        )
+    )
+    times, now = [], draw(st.floats(min_value=0.0, max_value=1e3))
+    for gap in gaps:
+        now += gap
+        times.append(now)
+    return times
+
+
+# ---- failure schedules for whole supervisors ---------------------------------------------
+
+
+class Boom(Exception):
+    """A retryable failure of a scripted child."""
+
+
+class Fatal(Exception):
+    """A failure that retrying cannot fix: `retryable` rejects it."""
+
+
+def retryable(exc: BaseException) -> bool:
+    return not isinstance(exc, Fatal)
+
+
+# What one incarnation does once it is ready.
+RAISE, FATAL, RETURN, FOREVER = "raise", "fatal", "return", "forever"
+
+
+@attrs.frozen
+class Step:
+    kind: str  # RAISE | FATAL | RETURN | FOREVER
+    duration: float  # seconds from ctx.started() to the exit (unused for FOREVER)
+
+
+@attrs.frozen
+class ChildPlan:
+    """One scripted child: incarnation k follows schedule[k-1], then runs forever."""
+
+    id: str
+    restart: Restart
+    backoff: Backoff
+    schedule: tuple[Step, ...]
+    polite: bool  # returns when asked to stop; otherwise waits for the cancel
+    shutdown: float
+
+    def step(self, incarnation: int) -> Step:
+        if incarnation <= len(self.schedule):
+            return self.schedule[incarnation - 1]
+        return Step(FOREVER, 0.0)
+
+
+@attrs.frozen
+class SupervisorPlan:
+    children: tuple[ChildPlan, ...]
+    intensity: int
+    period: float
+    horizon: float  # when the test calls sup.stop()
+    seed: int  # for the supervisor's jitter rng
+
+
+# Durations are multiples of 0.5 and reset_after values sit between them, so
+# "ready for at least reset_after" never hinges on a rounding error.
+DURATIONS = st.integers(min_value=0, max_value=12).map(lambda k: k / 2)
+RESET_AFTERS = (0.75, 1.25, 2.25, 4.75, 1e6)
+
+
+@st.composite
+def steps(draw: st.DrawFn) -> Step:
+    kind = draw(st.sampled_from((RAISE, RAISE, RAISE, RAISE, RETURN, FATAL, FOREVER)))
+    return Step(kind, draw(DURATIONS))
+
+
+@st.composite
+def child_plans(draw: st.DrawFn, child_id: str) -> ChildPlan:
+    min_delay = draw(st.sampled_from((0.5, 1.0, 2.0, 3.0)))
+    backoff = Backoff(
+        min_delay=min_delay,
+        max_delay=min_delay * draw(st.sampled_from((1, 3, 8))),
+        multiplier=draw(st.sampled_from(DYADIC_MULTIPLIERS)),
+        # jitter 0 is exact; otherwise the seeded rng makes it reproducible
+        jitter=draw(st.sampled_from((0.0, 0.0, 0.3, 1.0))),
+        reset_after=draw(st.sampled_from(RESET_AFTERS)),
+        max_failures=draw(st.sampled_from((None, None, 1, 2, 3, 5))),
+        restart_on=retryable,
+    )
+    return ChildPlan(
+        id=child_id,
+        restart=draw(st.sampled_from((Restart.PERMANENT, Restart.TRANSIENT, Restart.PERMANENT, Restart.TEMPORARY))),
+        backoff=backoff,
+        schedule=tuple(draw(st.lists(steps(), min_size=1, max_size=8))),
+        polite=draw(st.booleans()),
+        shutdown=draw(st.sampled_from((0.0, 0.5, 2.0))),
+    )
+
+
+@st.composite
+def supervisor_plans(draw: st.DrawFn) -> SupervisorPlan:
+    n = draw(st.integers(min_value=2, max_value=4))
+    return SupervisorPlan(
+        children=tuple(draw(child_plans(f"c{i}")) for i in range(n)),
+        intensity=draw(st.sampled_from((3, 5, 8, 0, 1))),
+        period=draw(st.sampled_from((10.0, 5.0, 60.0, 1.0))),
+        # mostly long enough for several restarts; sometimes 0 (stop right after start-up)
+        horizon=draw(st.one_of(st.integers(min_value=20, max_value=160), st.integers(0, 20)).map(lambda k: k / 4)),
+        seed=draw(st.integers(min_value=0, max_value=2**32 - 1)),
+    )
+
+
+# ---- recording events -----------------------------------------------------------------------
+
+
+class EventLog:
+    """A supervision hook that keeps (virtual time, event) pairs, with small queries.
+
+    Must be called inside trio.run (it reads trio.current_time()).
+    """
+
+    def __init__(self) -> None:
+        import trio  # local: the policy tests import this module without Trio
+
+        self._now = trio.current_time
+        self.events: list[tuple[float, Event]] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append((self._now(), event))
+
+    def select(self, name: str | None = None, child: str | None = None, supervisor: str | None = None) -> list:
+        return [
+            (t, e)
+            for t, e in self.events
+            if (name is None or e.name == name)
+            and (child is None or e.child == child)
+            and (supervisor is None or e.supervisor == supervisor)
+        ]
+
+    def times(self, name: str, child: str | None = None, supervisor: str | None = None) -> list[float]:
+        return [t for t, _ in self.select(name, child, supervisor)]
+
+    def names(self, child: str | None = None, supervisor: str | None = None) -> list[str]:
+        return [e.name for _, e in self.select(None, child, supervisor)]
+
+
+# ---- chat events ------------------------------------------------------------------
+
+# Text as chat really is: Korean, emoji, controls and all.
+chat_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    max_size=80,
+)
+ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-_.", min_size=1, max_size=12)
+
+authors = st.builds(
+    Author,
+    id=ids,
+    name=chat_text.filter(bool),
+    roles=st.frozensets(st.sampled_from(Role)),
+)
+
+amounts = st.builds(
+    Amount,
+    value=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10**7), places=2, allow_nan=False),
+    currency=st.sampled_from(["USD", "KRW", "JPY", "EUR"]),
+    display=st.text(min_size=1, max_size=12),
+)
+
+# Millisecond precision: the record format keeps milliseconds.
+sent_times = st.integers(min_value=0, max_value=10**9).map(
+    lambda ms: datetime(2026, 11, 24, tzinfo=UTC) + timedelta(milliseconds=ms)
+)
+
+
+any_kind = st.sampled_from(Kind)
+
+
+@st.composite
+def chat_events(draw: st.DrawFn, *, kinds: st.SearchStrategy[Kind] = any_kind) -> ChatEvent:
+    kind = draw(kinds)
+    target = None
+    if kind is Kind.MODERATION:
+        target = draw(
+            st.one_of(
+                st.builds(ModerationTarget, message_id=ids),
+                st.builds(ModerationTarget, author_id=ids),
+            )
+        )
+    paid = kind in (Kind.DONATION, Kind.STICKER)
+    return ChatEvent(
+        platform=draw(st.sampled_from(Platform)),
+        id=draw(ids),
+        kind=kind,
+        author=draw(authors),
+        text=draw(chat_text),
+        amount=draw(amounts) if paid else None,
+        sent_at=draw(sent_times),
+        target=target,
+    )
