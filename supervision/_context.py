@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import trio
@@ -49,7 +50,7 @@ class ChildContext:
         self._on_status = on_status
         self._ready = False
         self._held: list[_Closable] = []
-        self._stop_scopes: list[trio.CancelScope] = []
+        self._stop_scopes: set[trio.CancelScope] = set()
         self.nested: Supervisor | None = None  # set by run_nested()
 
     def started(self) -> None:
@@ -71,18 +72,23 @@ class ChildContext:
         self._held.append(resource)
         return resource
 
-    def cancel_on_stop(self) -> trio.CancelScope:
+    @contextlib.contextmanager
+    def cancel_on_stop(self) -> Iterator[trio.CancelScope]:
         """A cancel scope that is cancelled as soon as a stop is requested.
 
         For work that should simply end on a graceful stop, e.g. a receive
         loop: ``with ctx.cancel_on_stop(): async for x in inbox: ...``.
+        The scope is forgotten when the block ends, so a loop that opens one
+        per iteration holds none of the old ones.
         """
-        scope = trio.CancelScope()
-        if self.stopping.is_set():
-            scope.cancel()
-        else:
-            self._stop_scopes.append(scope)
-        return scope
+        with trio.CancelScope() as scope:
+            if self.stopping.is_set():
+                scope.cancel()
+            self._stop_scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                self._stop_scopes.discard(scope)
 
     # Called by the runtime only.
     def _request_stop(self) -> None:

@@ -198,6 +198,11 @@ class Supervisor:
                 await self._serve()
                 await self._stop_everything()
         finally:
+            # After a hard stop or an error from outside, children whose tasks
+            # ended were never walked through _stop_one: say what is true.
+            for child in self._children:
+                if not child.alive and child.state in _ACTIVE:
+                    self._set_state(child, ChildState.EXITED)
             self._state = "failed" if self._failure is not None else "stopped"
             self._emit(
                 "supervisor.stopped",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -111,12 +111,16 @@ class ChildSpec:
             raise InvalidSpec(f"child {self.id!r}: ready_timeout must be > 0 or None")
 
 
+def _child_tuple(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
+    return tuple(children)
+
+
 @attrs.frozen(kw_only=True)
 class SupervisorSpec:
     """A supervisor: children in start order (stop order is the reverse)."""
 
     id: str
-    children: Sequence[ChildSpec] = attrs.field(converter=tuple)
+    children: tuple[ChildSpec, ...] = attrs.field(converter=_child_tuple)
     strategy: Strategy = Strategy.ONE_FOR_ONE
     # OTP restart intensity: more than `intensity` restarts within `period`
     # seconds, over all children, stops the supervisor.

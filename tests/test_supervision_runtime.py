@@ -813,7 +813,10 @@ async def test_keyboard_interrupt_propagates_and_is_not_a_failure(autojump_clock
     assert trio.current_time() == 1.0
     assert log.select("child.restart_scheduled") == []
     assert log.select("child.gave_up") == []
-    assert states(sup)["k"] == (ChildState.RUNNING, 1)  # never classified
+    # Never classified as a failure (no restart, no failure counted); its task
+    # ended, so the final snapshot says exited, not a stale running.
+    assert states(sup)["k"] == (ChildState.EXITED, 1)
+    assert sup.snapshot().children[0].consecutive_failures == 0
     assert sup.snapshot().children[0].consecutive_failures == 0
 
 
@@ -982,3 +985,40 @@ async def test_a_second_stop_during_an_auto_shutdown_cuts_the_turn(autojump_cloc
         sup.stop()
     assert finished_turn == []
     assert trio.current_time() == 3.5
+
+
+async def test_cancel_on_stop_forgets_its_scopes(autojump_clock: MockClock) -> None:
+    """A session opens one scope per turn; a night of turns must not pile them up."""
+    held: list[int] = []
+
+    async def turns(ctx: ChildContext) -> None:
+        ctx.started()
+        for _ in range(1000):
+            with ctx.cancel_on_stop():
+                await trio.sleep(1)
+        held.append(len(ctx._stop_scopes))
+        with ctx.cancel_on_stop():
+            await trio.sleep_forever()
+
+    sup = Supervisor(spec(ChildSpec(id="s", target=turns)))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(2000)
+        sup.stop()
+    assert held == [0]
+    assert trio.current_time() == 2000  # the open scope was still cancelled by the stop
+
+
+async def test_a_hard_stop_leaves_no_stale_state_in_a_nested_tree(autojump_clock: MockClock) -> None:
+    """Graceful stop, then a hard one while the nested child ignores its stop:
+    every node of the final snapshot says exited, none says stopping."""
+    inner = SupervisorSpec(id="inner", children=[ChildSpec(id="w", target=stubborn, shutdown=10.0)])
+    root = Supervisor(SupervisorSpec(id="root", children=[supervisor_child(inner)]))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        root.stop()
+        await trio.sleep(1)
+        root.stop()
+    assert trio.current_time() == 1.0
+    rows = {path: status.state for path, status in root.snapshot().walk()}
+    assert rows == {"inner": ChildState.EXITED, "inner.w": ChildState.EXITED}
