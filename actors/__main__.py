@@ -1,9 +1,10 @@
 """`python -m actors config.toml`: parse the command line, load the config,
 run the service, and map the outcome to an exit code. Nothing else.
 
-Exit codes: 0 after a graceful stop (signal, or the replay ended and
-drained); 1 when the supervision tree gave up; 2 for a config or usage
-mistake, reported as one line naming the setting; 130 after a hard stop.
+Exit codes: 0 after a stop (one signal, two signals, or the replay ended
+and was spoken); 1 when the supervision tree or the monitors gave up; 2 for a
+config or usage mistake, reported as one line naming the setting; 130 when an
+interrupt came before the service could handle it (during start-up).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import trio
 
 from .app import Service
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, secret_values
 from .statuslog import StatusLog
 
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         enabled = [name for name in ("replay", "youtube", "chzzk") if getattr(config.monitors, name).enabled]
         print(f"{args.config}: OK (monitors: {', '.join(enabled)}; session: {config.session.mode})")
         return 0
-    service = Service(config, StatusLog(fmt=args.log_format))
+    service = Service(config, StatusLog(fmt=args.log_format, redact=secret_values(config)))
     try:
         return trio.run(service.run)
     except KeyboardInterrupt:

@@ -1,17 +1,19 @@
 """Builds the supervision tree from a Config and runs it.
 
-    root (one_for_one, auto-shutdown when the router is done)
-     ├─ session    PERMANENT   pulls one message per turn from the buffer
-     ├─ router     TRANSIENT, significant: returns once all input ended and
-     │             the buffer drained, which ends the service
+    root (one_for_one, auto-shutdown when the session is done)
+     ├─ session    TRANSIENT, significant: pulls one message per turn; returns
+     │             once all input has ended and been spoken, which ends the run
+     ├─ router     TRANSIENT: routes until the monitors' channel ends
      └─ monitors   nested supervisor (TRANSIENT)
          └─ replay ...  each with the monitors' backoff
 
 Start order is top to bottom, so the stop order is monitors first (no new
-input), then the router (accounts for the rest), then the session (finishes
-its turn). The channel from the monitors to the router and the pending
-buffer are made here, once: they outlive every incarnation, so a restarted
-actor picks up exactly where its predecessor left off.
+input), then the router, then the session (finishes its turn). The channel
+from the monitors to the router and the pending buffer are made here, once:
+they outlive every incarnation, so a restarted actor picks up exactly where
+its predecessor left off. After the tree has stopped, `Service.run` does the
+final accounting itself (whatever is still in the channel or the buffer gets
+`dropped:shutdown`), so it holds whichever state the actors ended in.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from __future__ import annotations
 import functools
 import random
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import attrs
 import trio
@@ -29,6 +32,7 @@ from supervision import (
     Backoff,
     ChildContext,
     ChildSpec,
+    ChildState,
     Restart,
     SupervisionError,
     Supervisor,
@@ -133,7 +137,8 @@ class Service:
                 speaking_time=config.session.speaking_time,
                 emit=self.log.emit,
             ),
-            restart=Restart.PERMANENT,
+            restart=Restart.TRANSIENT,
+            significant=True,
             backoff=Backoff(min_delay=1.0, max_delay=30.0),
             shutdown=config.session.turn_grace,
         )
@@ -141,7 +146,6 @@ class Service:
             id="router",
             target=functools.partial(self.router.run, inbox=self.chat_recv),
             restart=Restart.TRANSIENT,
-            significant=True,
             backoff=Backoff(min_delay=0.5, max_delay=10.0),
             shutdown=5.0,
         )
@@ -153,23 +157,27 @@ class Service:
             auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
         )
 
-    def _monitors_target(self, nested: ChildSpec) -> Callable[[ChildContext], object]:
+    def _monitors_target(self, nested: ChildSpec) -> Callable[[ChildContext], Awaitable[None]]:
         async def run_monitors(ctx: ChildContext) -> None:
             # Close the monitors' side of the channel once they are done for
-            # good (finished, or stopped), so the router sees the end of input.
-            # Not after an error: the monitors may be restarted.
+            # good, so the router sees the end of the input and the run can
+            # drain and end: when they finished, were stopped, or gave up
+            # (a SupervisionError is never restarted, see supervisor_child).
+            # Any other error may be restarted: the channel stays open.
             try:
                 await nested.target(ctx)
-            except Exception:
-                raise
-            except BaseException:
+            except SupervisionError:
                 self.chat_send.close()
+                raise
+            except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    self.chat_send.close()
                 raise
             self.chat_send.close()
 
         return run_monitors
 
-    def status_fields(self) -> dict[str, object]:
+    def status_fields(self) -> dict[str, Any]:
         return {
             "uptime_s": round(trio.current_time() - self._started, 3),
             "summary": self.ledger.summary(),
@@ -192,16 +200,23 @@ class Service:
         self._started = trio.current_time()
         monitors = [spec.id for spec in self.monitor_specs]
         self.log.emit("service.starting", monitors=monitors, session=self.config.session.mode)
-        exit_code = 0
+        failure: str | None = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._tick_status)
             try:
                 await run_until_signalled(self.supervisor, on_signal=self._on_signal, task_status=task_status)
             except SupervisionError as exc:
-                self.log.emit("service.failed", "error", error=str(exc))
-                exit_code = 1
+                failure = str(exc)
             nursery.cancel_scope.cancel()
+        # The final accounting: every event gets its fate, whatever state the
+        # router and the session were left in.
+        self.router.drain(self.chat_recv)
+        self.buffer.close("shutdown")
+        failure = failure or self._monitors_failure()
+        if failure is not None:
+            self.log.emit("service.failed", "error", error=failure)
         self.log.emit("service.status", **self.status_fields())
+        exit_code = 0 if failure is None else 1
         self.log.emit(
             "service.stopped",
             exit_code=exit_code,
@@ -210,3 +225,11 @@ class Service:
             summary=self.ledger.summary(),
         )
         return exit_code
+
+    def _monitors_failure(self) -> str | None:
+        """Why the monitors gave up for good, if they did (the run then ends)."""
+        for child in self.supervisor.snapshot().children:
+            if child.id == "monitors" and child.state is ChildState.FAILED:
+                error = child.last_exit.error if child.last_exit else None
+                return f"the monitors gave up: {error or 'failed'}"
+        return None

@@ -196,6 +196,14 @@ class Config:
     base_dir: Path = attrs.field(default=Path("."), metadata={"toml": False})
 
 
+def secret_values(config: Config) -> list[str]:
+    """Every secret in a config, revealed: for redacting log lines, where an
+    error text (an URL with ?key=..., say) could carry one."""
+    monitors = config.monitors
+    secrets = (monitors.youtube.api_key, monitors.chzzk.client_id, monitors.chzzk.client_secret)
+    return [s.reveal() for s in secrets if s]
+
+
 # ---- the converter ------------------------------------------------------------
 
 
@@ -227,10 +235,16 @@ def _make_converter() -> cattrs.Converter:
     )
     converter.register_structure_hook(bool, _strict("true or false", lambda v: isinstance(v, bool), bool))
     converter.register_structure_hook(str, _strict("a string", lambda v: isinstance(v, str), str))
-    converter.register_structure_hook(Secret, _strict("a string", lambda v: isinstance(v, str), Secret))
+
+    def secret_hook(value: object, _type: object) -> Secret:
+        if not isinstance(value, str):  # never echo it: it may be the secret itself
+            raise TypeError(f"expected a string, got {_type_name(value)}")
+        return Secret(value)
+
+    converter.register_structure_hook(Secret, secret_hook)
 
     def table_hook(cls: type) -> Callable[[Any, Any], Any]:
-        structure = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+        structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
 
         def hook(value: object, _type: object) -> Any:
             if not isinstance(value, dict):
@@ -294,6 +308,13 @@ def _check_whole(config: Config) -> list[str]:
         path = config.base_dir / monitors.replay.path
         if not path.is_file():
             problems.append(f"monitors.replay.path: no such file: {monitors.replay.path}")
+        else:
+            try:
+                path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"monitors.replay.path: not UTF-8 text: {monitors.replay.path}")
+            except OSError as exc:
+                problems.append(f"monitors.replay.path: cannot read it ({exc.strerror}): {monitors.replay.path}")
     return problems
 
 

@@ -6,15 +6,19 @@ So at every moment::
 
     received == dispatched + filtered + dropped + pending
 
-Each method moves one event between those columns in a single synchronous
-step (no checkpoint in between), so no task can ever observe the ledger out
-of balance. Listeners are told each fate, which is how the status log, and
-later the archive and the dashboard, see them.
+An event is pending from the moment it is received: `receive` counts it in
+both columns, and every fate moves it out of pending. So the law holds at
+every instant, even if the router fails halfway through deciding (the event
+in hand is then dropped with reason `error`). Listeners are told each fate,
+which is how the status log, and later the archive and the dashboard, see
+them; a listener that fails is reported and never changes the counts.
 """
 
 from __future__ import annotations
 
 import enum
+import sys
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -42,16 +46,15 @@ class Ledger:
     dropped: Counter[str] = attrs.field(factory=Counter)
     pending: int = 0
 
-    def filter(self, event: ChatEvent, reason: str) -> None:
-        """A newly received event that will never be pending."""
-        self.received += 1
-        self.filtered[reason] += 1
-        self._tell(event, Fate.FILTERED, reason)
-
-    def accept(self, event: ChatEvent) -> None:
-        """A newly received event that is now pending."""
+    def receive(self, event: ChatEvent) -> None:
+        """The router took an event in: it is pending until it has a fate."""
         self.received += 1
         self.pending += 1
+
+    def filter(self, event: ChatEvent, reason: str) -> None:
+        self._leave_pending()
+        self.filtered[reason] += 1
+        self._tell(event, Fate.FILTERED, reason)
 
     def dispatch(self, event: ChatEvent) -> None:
         self._leave_pending()
@@ -90,4 +93,7 @@ class Ledger:
 
     def _tell(self, event: ChatEvent, fate: Fate, reason: str | None) -> None:
         for listener in self.listeners:
-            listener(event, fate, reason)
+            try:
+                listener(event, fate, reason)
+            except Exception:  # a broken log must not unbalance the books
+                traceback.print_exc(file=sys.stderr)

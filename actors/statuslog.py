@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -39,12 +39,16 @@ class StatusLog:
         *,
         fmt: str = "text",
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        redact: Sequence[str] = (),
     ) -> None:
         if fmt not in ("text", "json"):
             raise ValueError(f"unknown log format {fmt!r}")
         self._stream = stream if stream is not None else sys.stdout
         self._fmt = fmt
         self._wall_clock = wall_clock
+        # Secret values are masked in every line, whatever field carries them:
+        # error texts from HTTP libraries quote URLs, keys included.
+        self._redact = sorted((r for r in redact if len(r) >= 4), key=len, reverse=True)
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         now = self._wall_clock()
@@ -58,6 +62,8 @@ class StatusLog:
             if not text:
                 return
             line = f"{now.astimezone():%H:%M:%S.%f}"[:-3] + " " + text
+        for secret in self._redact:
+            line = line.replace(secret, "***")
         try:
             self._stream.write(line + "\n")
             self._stream.flush()
@@ -96,7 +102,8 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
     if event == "session.turn_started":
         return f"{mark} session   ▶ {f['text']}"
     if event == "session.turn_ended":
-        return f"{mark} session   ■ turn ended after {f['duration_s']:.1f}s"
+        cut = " (interrupted)" if f.get("interrupted") else ""
+        return f"{mark} session   ■ turn ended after {f['duration_s']:.1f}s{cut}"
     if event == "router.dispatched":
         return ""  # the session's turn line says it, with the prompt
     if event.startswith("router."):
@@ -107,6 +114,8 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
         return f"{mark} {_render_supervision(event.removeprefix('supervision.'), f)}"
     if event == "service.status":
         return render_status(f)
+    if event == "service.failed":
+        return f"{mark} service   FAILED: {f['error']}"
     if event == "service.stopped":
         return f"{mark} service   stopped (exit {f['exit_code']}): {f['summary']}"
     rest = " ".join(f"{k}={v}" for k, v in f.items())
@@ -130,7 +139,7 @@ def _render_supervision(name: str, f: dict[str, Any]) -> str:
     if name == "child.stop_timeout":
         return f"super     {where} ignored the stop request for {f['grace_s']}s; cancelled"
     if name == "supervisor.intensity_unreachable":
-        return f"super     {where} note: {', '.join(f['children'])}: {f['detail']}"
+        return ""  # tuning advice: in the JSON log only, not noise on a terminal
     extra = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("supervisor", "child", "incarnation"))
     return f"super     {where} {name.removeprefix('supervisor.')} {extra}".rstrip()
 
@@ -142,6 +151,10 @@ def render_status(f: dict[str, Any]) -> str:
         depth = path.count(".")
         state = child["state"]
         detail = []
+        if state == "running" and child["uptime_s"] is not None:
+            detail.append(f"up {child['uptime_s']:.0f}s")
+        if child["incarnation"] > 1:
+            detail.append(f"incarnation {child['incarnation']}")
         if child["restarts"]:
             detail.append(f"restarts {child['restarts']}")
         if child["next_restart_in_s"] is not None:

@@ -161,3 +161,16 @@ def test_config_is_frozen():
     config = Config()
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         config.router = None  # type: ignore[misc]
+
+
+def test_a_numeric_secret_is_not_echoed_either():
+    text = problem("[monitors.chzzk]\nclient_secret = 123456789012", env={})
+    assert "123456789012" not in text
+    assert text == "config.toml: monitors.chzzk.client_secret: expected a string, got an integer"
+
+
+def test_a_replay_file_that_is_not_utf8_is_a_config_error(tmp_path):
+    (tmp_path / "chat.jsonl").write_bytes(b"\xff\xfe")
+    assert problem('[monitors.replay]\npath = "chat.jsonl"', base_dir=tmp_path, env={}) == (
+        "config.toml: monitors.replay.path: not UTF-8 text: chat.jsonl"
+    )

@@ -7,10 +7,13 @@ MockClock.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import deque
 from datetime import UTC, datetime
 
 import attrs
+import pytest
 import trio
 from hypothesis import given
 from hypothesis import strategies as st
@@ -168,8 +171,65 @@ async def test_pull_waits_for_a_message_and_ends_after_close(autojump_clock):
     async with trio.open_nursery() as nursery:
         nursery.start_soon(session)
         await trio.sleep(5)
-        buffer.push(chat("x", "a"))
+        ledger.receive(event := chat("x", "a"))
+        buffer.push(event)
         await trio.sleep(5)
-        buffer.close()
+        buffer.finish_input()
     assert got == [(5.0, "x"), (10.0, "end")]
     assert ledger.dispatched == 1
+
+
+def test_finish_input_lets_the_session_drain_and_close_drops_the_rest():
+    ledger = Ledger()
+    buffer = PendingBuffer(5, ledger)
+    router = Router(buffer, ledger, dedupe_ids=100)
+    for i in range(3):
+        router.route(chat(f"m{i}", "a"))
+    buffer.finish_input()
+    router.route(chat("late", "a"))  # nothing is accepted after the input ended
+    assert [buffer.take().id, buffer.take().id] == ["m0", "m1"]  # type: ignore[union-attr]
+    buffer.close()
+    assert ledger.to_dict() == {
+        "received": 4,
+        "dispatched": 2,
+        "filtered": {},
+        "dropped": {"shutdown": 2},
+        "pending": 0,
+    }
+
+
+def test_a_failing_filter_gives_the_event_in_hand_a_fate():
+    """Conservation even when the router itself breaks: dropped:error, then the error."""
+    ledger = Ledger()
+    router = Router(PendingBuffer(5, ledger), ledger, dedupe_ids=100)
+
+    def broken(event):
+        raise ValueError("bug")
+
+    router._filter_reason = broken  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match="bug"):
+        router.route(chat("m0", "a"))
+    assert ledger.to_dict()["dropped"] == {"error": 1}
+    assert ledger.balanced and ledger.pending == 0
+
+
+@given(operations, st.integers(1, 5))
+def test_a_failing_listener_never_unbalances_the_books(ops, capacity):
+    """The status log is I/O; if it raises, counts and buffer must still agree."""
+
+    def flaky(event, fate, reason):
+        if hash(event.id) % 2:
+            raise OSError("disk full")
+
+    ledger = Ledger(listeners=[flaky])
+    buffer = PendingBuffer(capacity, ledger)
+    router = Router(buffer, ledger, dedupe_ids=1000)
+    with contextlib.redirect_stderr(io.StringIO()):
+        for op, event in ops:
+            if op == "route":
+                router.route(event)
+            else:
+                buffer.take()
+            assert ledger.balanced and len(buffer) == ledger.pending
+        buffer.close()
+    assert ledger.balanced and ledger.pending == 0

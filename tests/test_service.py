@@ -216,3 +216,73 @@ def test_a_second_signal_stops_at_once(tmp_path):
     assert seconds(lines[-1]) == 6.0  # not 5 + 1000
     assert [s["action"] for s in lines if s["event"] == "service.signal"] == ["graceful stop", "stop at once"]
     assert_balanced(lines[-1]["counts"])
+
+
+def test_the_last_turn_is_never_cut_at_the_natural_end(tmp_path):
+    """Turns longer than the stop grace: the run still ends only after the last
+    one, because the session ends the run, not the router."""
+    config = config_for(tmp_path, chat_file(tmp_path, 4, gap=1.0))
+    config = attrs.evolve(config, session=attrs.evolve(config.session, speaking_time=15.0, turn_grace=10.0))
+    code, lines, _ = run_service(config)
+    assert code == 0
+    ended = [line for line in lines if line["event"] == "session.turn_ended"]
+    assert len(ended) == lines[-1]["counts"]["dispatched"] >= 3
+    assert not any(line["interrupted"] for line in ended)
+    assert not [line for line in lines if line["event"] == "supervision.child.stop_timeout"]
+
+
+def test_monitors_that_give_up_end_the_run_with_exit_1_and_say_why(tmp_path):
+    """A recording that turns unreadable is not retried for ever: the replay
+    gives up at once, what was received is still spoken, and the run ends."""
+    path = chat_file(tmp_path, 5)
+    config = config_for(tmp_path, path)  # valid when checked...
+    path.write_bytes(b"\xff\xfe not utf-8")  # ...broken when read
+    code, lines, _ = run_service(config)
+    assert code == 1
+    [failed] = [line for line in lines if line["event"] == "service.failed"]
+    assert "the monitors gave up" in failed["error"] and "not UTF-8" in failed["error"]
+    assert lines[-1]["event"] == "service.stopped" and lines[-1]["exit_code"] == 1
+    assert not [line for line in lines if line["event"].endswith("restart_scheduled")]
+
+
+def test_a_router_that_breaks_and_is_stopped_while_backing_off_loses_nothing(tmp_path):
+    """Final accounting does not depend on a live router incarnation."""
+    config = config_for(tmp_path, chat_file(tmp_path, 30, gap=0.5))
+    seen = []
+
+    def monitors(service: Service) -> list[ChildSpec]:
+        route = service.router._filter_reason
+
+        def breaks_on_the_fifth(event):
+            seen.append(event.id)
+            if len(seen) == 5:
+                raise RuntimeError("router bug")
+            return route(event)
+
+        service.router._filter_reason = breaks_on_the_fifth  # type: ignore[method-assign]
+        return configured_monitors(service)
+
+    async def terminate():
+        await trio.sleep(2.25)  # the router broke at t=2 and backs off for 0.5 s
+        signal.raise_signal(signal.SIGTERM)
+
+    code, lines, _ = run_service(config, monitors=monitors, during=terminate)
+    assert code == 0
+    router_events = [line["event"] for line in lines if line.get("child") == "router"]
+    assert "supervision.child.restart_scheduled" in router_events
+    counts = lines[-1]["counts"]
+    assert counts["dropped"]["error"] == 1
+    assert counts["pending"] == 0
+    assert_balanced(counts)
+    # Everything the replay sent before the stop was received and given a fate.
+    emitted = sum(1 for line in lines if line["event"].startswith("router."))
+    assert emitted == counts["received"]
+
+
+def test_secret_values_are_masked_in_every_log_line():
+    out = io.StringIO()
+    log = StatusLog(out, fmt="json", redact=["AIzaSyTopSecret123"])
+    log.emit("monitor.error", error="GET https://example.invalid/v3/liveChat?key=AIzaSyTopSecret123 failed")
+    log.emit("service.status", tree={"last_exit": {"error": "key AIzaSyTopSecret123"}})
+    assert "AIzaSyTopSecret123" not in out.getvalue()
+    assert out.getvalue().count("***") == 2

@@ -20,7 +20,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..records import RecordError, read_records
-from .retry import run_with_retries
+from .retry import FatalMonitorError, run_with_retries
 
 DEMO_CHAT = "demo_chat.jsonl"
 
@@ -55,7 +55,12 @@ class ReplaySource:
         # worker thread would only make the read race a mock clock in tests.
         if self.path is None:
             return demo_chat_text()
-        return self.path.read_text(encoding="utf-8")
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:  # retrying cannot fix the file's bytes
+            raise FatalMonitorError(f"{self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except IsADirectoryError:
+            raise FatalMonitorError(f"{self.path}: is a directory, not a chat recording") from None
 
 
 async def run_replay(

@@ -21,10 +21,22 @@ class Router:
         self.recent_ids = RecentIds(dedupe_ids)
 
     def route(self, event: ChatEvent) -> None:
-        """Give one newly received event its first step: filtered, or pending."""
+        """Receive one event and give it its first step: filtered, or pending."""
+        self.ledger.receive(event)
+        try:
+            reason = self._filter_reason(event)
+        except Exception:
+            self.ledger.drop(event, "error")  # the event in hand keeps its fate
+            raise
+        if reason is not None:
+            self.ledger.filter(event, reason)
+        else:
+            self.buffer.push(event)
+
+    def _filter_reason(self, event: ChatEvent) -> str | None:
         if self.recent_ids.seen_before(event):
-            self.ledger.filter(event, "duplicate")
-        elif event.kind is Kind.MODERATION:
+            return "duplicate"
+        if event.kind is Kind.MODERATION:
             # A moderation event is an instruction, not something to answer:
             # it removes what the moderators removed from what is waiting.
             target = event.target
@@ -34,9 +46,17 @@ class Router:
                         e.platform is event.platform and (e.id == target.message_id or e.author.id == target.author_id)
                     )
                 )
-            self.ledger.filter(event, "moderation")
-        else:
-            self.buffer.push(event)
+            return "moderation"
+        return None
+
+    def drain(self, inbox: trio.MemoryReceiveChannel[ChatEvent]) -> None:
+        """Route whatever is waiting in the channel now, without waiting."""
+        while True:
+            try:
+                event = inbox.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            self.route(event)
 
     async def run(self, ctx: ChildContext, inbox: trio.MemoryReceiveChannel[ChatEvent]) -> None:
         inbox = ctx.hold(inbox.clone())
@@ -45,18 +65,7 @@ class Router:
             async for event in inbox:
                 self.route(event)
                 ctx.set_status(f"{len(self.buffer)} pending")
-        if not ctx.stopping.is_set():
-            # Every monitor is done (the demo replay ended): keep serving the
-            # session until the buffer is empty, unless a stop comes first.
-            ctx.set_status(f"input ended; draining {len(self.buffer)} pending")
-            with ctx.cancel_on_stop():
-                await self.buffer.wait_empty()
-        # Whatever the monitors managed to send before they stopped is
-        # received and accounted for, so the final counts cover everything.
-        while True:
-            try:
-                self.route(inbox.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
-        self.buffer.close("shutdown")
-        ctx.set_status("done")
+            # Every monitor is done for good (the demo replay ended): the
+            # session still gets what is pending, then the run can end.
+            self.buffer.finish_input()
+            ctx.set_status("input ended")

@@ -22,6 +22,7 @@ Emit = Callable[..., None]
 
 
 async def run_console_session(ctx: ChildContext, buffer: PendingBuffer, *, speaking_time: float, emit: Emit) -> None:
+    """Returns when all input is finished and spoken: that ends the run."""
     ctx.started()
     turns = 0
     while not ctx.stopping.is_set():
@@ -31,16 +32,27 @@ async def run_console_session(ctx: ChildContext, buffer: PendingBuffer, *, speak
             try:
                 event = await buffer.pull()
             except trio.EndOfChannel:
-                await ctx.stopping.wait()  # nothing will come any more
+                ctx.set_status(f"all input spoken after {turns} turns")
+                return
         if event is None:
             break  # stopped while idle
         # An event pulled just as the stop came is already dispatched: speak it.
         turns += 1
-        prompt = format_prompt(event)
         started = trio.current_time()
-        fields: dict[str, Any] = {"id": event.id, "platform": event.platform.value, "text": prompt}
+        fields: dict[str, Any] = {"id": event.id, "platform": event.platform.value, "text": format_prompt(event)}
         emit("session.turn_started", **fields)
         ctx.set_status(f"speaking (turn {turns})")
-        await trio.sleep(speaking_time)
-        emit("session.turn_ended", id=event.id, duration_s=round(trio.current_time() - started, 3), reply=None)
+        interrupted = True
+        try:
+            await trio.sleep(speaking_time)
+            interrupted = False
+        finally:
+            emit(
+                "session.turn_ended",
+                "warning" if interrupted else "info",
+                id=event.id,
+                duration_s=round(trio.current_time() - started, 3),
+                interrupted=interrupted,
+                reply=None,
+            )
     ctx.set_status(f"stopped after {turns} turns")
