@@ -7,7 +7,9 @@ other way round). Layout:
                 ChildSpec, SupervisorSpec (frozen, validated)
 * `_policy`     pure decisions, no Trio: the decision table, backoff delay,
                 reset rule, restart window, child state transitions
-* `_runtime`    the Trio runtime: Supervisor, supervisor_child
+* `_runtime`    the Trio runtime: Supervisor, its coordinator loop
+* `_child`      the runtime's record of one child, and its messages
+* `_nested`     supervisor_child: a supervisor as another one's child
 * `_context`    ChildContext, what each incarnation gets
 * `_status`     frozen snapshots and events handed to hooks
 * `_signals`    run_until_signalled: SIGINT/SIGTERM, graceful then hard
@@ -20,10 +22,10 @@ from ._exceptions import InvalidSpec as InvalidSpec
 from ._exceptions import SignificantChildFailed as SignificantChildFailed
 from ._exceptions import StartTimeout as StartTimeout
 from ._exceptions import SupervisionError as SupervisionError
+from ._nested import supervisor_child as supervisor_child
 from ._policy import ChildState as ChildState
 from ._policy import Outcome as Outcome
 from ._runtime import Supervisor as Supervisor
-from ._runtime import supervisor_child as supervisor_child
 from ._signals import run_until_signalled as run_until_signalled
 from ._spec import AutoShutdown as AutoShutdown
 from ._spec import Backoff as Backoff

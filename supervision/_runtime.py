@@ -4,7 +4,7 @@ Design notes
 ------------
 
 * The coordinator owns every decision. Incarnation tasks only run the target
-  and post an `_Exited` message to the coordinator's mailbox; the coordinator
+  and post an `Exited` message to the coordinator's mailbox; the coordinator
   applies the pure policy (`_policy.decide`) to it. One task deciding means no
   two decisions race, and the order of events in the log is the order in
   which they were decided.
@@ -34,9 +34,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
 import trio
 
+from ._child import ACTIVE, ChildRecord, Exited, StopRequest
 from ._context import ChildContext
 from ._exceptions import IntensityExceeded, SignificantChildFailed, StartTimeout
 from ._policy import (
@@ -51,61 +51,8 @@ from ._policy import (
     failures_before_exit,
     single_child_can_exceed,
 )
-from ._spec import AutoShutdown, ChildSpec, Restart, Strategy, SupervisorSpec
-from ._status import ChildStatus, Event, ExitInfo, Hook, SupervisorStatus
-
-_ACTIVE = (ChildState.STARTING, ChildState.RUNNING, ChildState.STOPPING)
-
-
-class _Child:
-    """The runtime's private, mutable record of one child spec."""
-
-    def __init__(self, spec: ChildSpec, index: int) -> None:
-        self.spec = spec
-        self.index = index
-        self.state = ChildState.STARTING
-        self.incarnation = 0
-        self.restarts = 0
-        self.failures = 0  # consecutive, the backoff exponent
-        self.ready_at: float | None = None
-        self.last_exit: ExitInfo | None = None
-        self.restart_at: float | None = None
-        self.last_delay: float | None = None
-        self.status_text = ""
-        # The live incarnation, if any.
-        self.ctx: ChildContext | None = None
-        self.scope = trio.CancelScope()
-        self.done = trio.Event()
-        self.done.set()  # nothing is running yet
-        self.settled = trio.Event()  # ready, or ended before it was ready
-        self.stop_requested = False  # the current incarnation was asked to stop
-
-    @property
-    def alive(self) -> bool:
-        return not self.done.is_set()
-
-
-@attrs.frozen
-class _Exited:
-    child: _Child
-    incarnation: int
-    outcome: Outcome
-    error: Exception | None
-
-
-@attrs.frozen
-class _Stop:
-    reason: str
-
-
-class _ReadyRelay:
-    """A stand-in for trio's task_status that forwards readiness to a ctx."""
-
-    def __init__(self, ctx: ChildContext) -> None:
-        self._ctx = ctx
-
-    def started(self, value: object = None) -> None:
-        self._ctx.started()
+from ._spec import AutoShutdown, Restart, Strategy, SupervisorSpec
+from ._status import Event, ExitInfo, Hook, SupervisorStatus
 
 
 class Supervisor:
@@ -122,9 +69,9 @@ class Supervisor:
         self.spec = spec
         self._hooks = tuple(hooks)
         self._rng = rng if rng is not None else random.Random()
-        self._children = [_Child(c, i) for i, c in enumerate(spec.children)]
+        self._children = [ChildRecord(c, i) for i, c in enumerate(spec.children)]
         self._window = RestartWindow(spec.intensity, spec.period)
-        self._send, self._recv = trio.open_memory_channel[_Exited | _Stop](math.inf)
+        self._send, self._recv = trio.open_memory_channel[Exited | StopRequest](math.inf)
         self._state = "starting"
         self._stop_reason: str | None = None
         self._stop_called = False
@@ -162,7 +109,7 @@ class Supervisor:
         self._stop_called = True
         if self._stop_reason is None:
             self._stop_reason = reason
-            self._send.send_nowait(_Stop(reason))
+            self._send.send_nowait(StopRequest(reason))
             if self._interrupt is not None:
                 self._interrupt.cancel()
 
@@ -178,7 +125,7 @@ class Supervisor:
             recent_restarts=self._window.recent(now),
             intensity=self.spec.intensity,
             period=self.spec.period,
-            children=tuple(self._child_status(c, now) for c in self._children),
+            children=tuple(c.status(now) for c in self._children),
         )
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -201,7 +148,7 @@ class Supervisor:
             # After a hard stop or an error from outside, children whose tasks
             # ended were never walked through _stop_one: say what is true.
             for child in self._children:
-                if not child.alive and child.state in _ACTIVE:
+                if not child.alive and child.state in ACTIVE:
                     self._set_state(child, ChildState.EXITED)
             self._state = "failed" if self._failure is not None else "stopped"
             self._emit(
@@ -216,7 +163,7 @@ class Supervisor:
 
     # ---- starting ---------------------------------------------------------
 
-    async def _start_in_order(self, children: Sequence[_Child]) -> None:
+    async def _start_in_order(self, children: Sequence[ChildRecord]) -> None:
         """Start children one by one, each after the previous one settled."""
         with trio.CancelScope() as self._interrupt:
             for child in children:
@@ -226,7 +173,7 @@ class Supervisor:
                 await child.settled.wait()
         self._interrupt = None
 
-    def _spawn(self, child: _Child) -> None:
+    def _spawn(self, child: ChildRecord) -> None:
         assert self._nursery is not None
         child.incarnation += 1
         incarnation = child.incarnation
@@ -251,7 +198,7 @@ class Supervisor:
             self._run_incarnation, child, child.ctx, child.scope, name=f"{self.spec.id}/{child.spec.id}#{incarnation}"
         )
 
-    def _on_ready(self, child: _Child, incarnation: int) -> None:
+    def _on_ready(self, child: ChildRecord, incarnation: int) -> None:
         if child.incarnation != incarnation or child.done.is_set():
             return
         now = trio.current_time()
@@ -262,11 +209,11 @@ class Supervisor:
         child.settled.set()
         self._emit("child.started", "info", child, incarnation=incarnation)
 
-    def _on_status(self, child: _Child, incarnation: int, text: str) -> None:
+    def _on_status(self, child: ChildRecord, incarnation: int, text: str) -> None:
         if child.incarnation == incarnation:
             child.status_text = text
 
-    async def _run_incarnation(self, child: _Child, ctx: ChildContext, scope: trio.CancelScope) -> None:
+    async def _run_incarnation(self, child: ChildRecord, ctx: ChildContext, scope: trio.CancelScope) -> None:
         outcome = Outcome.NORMAL
         error: Exception | None = None
         try:
@@ -289,9 +236,9 @@ class Supervisor:
             child.done.set()
             child.settled.set()
         self._record_exit(child, outcome, error)
-        self._send.send_nowait(_Exited(child, ctx.incarnation, outcome, error))
+        self._send.send_nowait(Exited(child, ctx.incarnation, outcome, error))
 
-    def _record_exit(self, child: _Child, outcome: Outcome, error: Exception | None) -> None:
+    def _record_exit(self, child: ChildRecord, outcome: Outcome, error: Exception | None) -> None:
         now = trio.current_time()
         uptime = None if child.ready_at is None else now - child.ready_at
         child.last_exit = ExitInfo(
@@ -325,10 +272,10 @@ class Supervisor:
             # meanwhile must not cut that stop short.
             if message is None:
                 await self._restart_due()
-            elif isinstance(message, _Exited):
+            elif isinstance(message, Exited):
                 await self._on_exit(message)
 
-    async def _on_exit(self, message: _Exited) -> None:
+    async def _on_exit(self, message: Exited) -> None:
         child = message.child
         if message.incarnation != child.incarnation or child.stop_requested:
             return  # a stop we asked for; the stopping code has handled it
@@ -376,7 +323,7 @@ class Supervisor:
             self._emit("child.gave_up", "error", child, reason=decision.reason, consecutive_failures=decision.failures)
             self._check_auto_shutdown(child, reason=decision.reason)
 
-    async def _stop_dependents(self, child: _Child) -> None:
+    async def _stop_dependents(self, child: ChildRecord) -> None:
         """rest_for_one / one_for_all: stop the siblings that restart with it."""
         if self.spec.strategy is Strategy.ONE_FOR_ONE:
             return
@@ -414,7 +361,7 @@ class Supervisor:
         else:
             await self._start_in_order(due)
 
-    def _check_auto_shutdown(self, child: _Child, reason: str | None = None) -> None:
+    def _check_auto_shutdown(self, child: ChildRecord, reason: str | None = None) -> None:
         if not child.spec.significant or self._stop_reason is not None:
             return
         significant = [c for c in self._children if c.spec.significant]
@@ -447,14 +394,14 @@ class Supervisor:
             for child in reversed(self._children):
                 await self._stop_one(child)
 
-    async def _stop_one(self, child: _Child) -> None:
+    async def _stop_one(self, child: ChildRecord) -> None:
         """Ask, wait up to the child's grace, cancel, then wait for it to end."""
         if not child.alive:
             # It ended on its own and its exit is still queued (or it never
             # spawned: a stop came during start-up). Being stopped is what
             # happens to it now, so its queued exit decides nothing.
             child.stop_requested = True
-            if child.state in _ACTIVE:
+            if child.state in ACTIVE:
                 self._set_state(child, ChildState.EXITED)
             return
         if not child.stop_requested:
@@ -490,33 +437,10 @@ class Supervisor:
 
     # ---- status and events ------------------------------------------------
 
-    def _set_state(self, child: _Child, state: ChildState) -> None:
+    def _set_state(self, child: ChildRecord, state: ChildState) -> None:
         if state is not child.state:
             check_transition(child.state, state)
             child.state = state
-
-    def _child_status(self, child: _Child, now: float) -> ChildStatus:
-        nested = child.ctx.nested if child.ctx is not None else None
-        return ChildStatus(
-            id=child.spec.id,
-            kind=child.spec.kind,
-            restart=child.spec.restart.value,
-            significant=child.spec.significant,
-            state=child.state,
-            incarnation=child.incarnation,
-            restarts=child.restarts,
-            consecutive_failures=child.failures,
-            uptime_s=None if child.ready_at is None or not child.alive else now - child.ready_at,
-            last_exit=child.last_exit,
-            next_restart_in_s=(
-                max(0.0, child.restart_at - now)
-                if child.state is ChildState.BACKING_OFF and child.restart_at is not None
-                else None
-            ),
-            last_delay_s=child.last_delay,
-            status_text=child.status_text,
-            children=nested.snapshot() if nested is not None else None,
-        )
 
     def _warn_if_intensity_unreachable(self) -> None:
         """Say once which children no intensity window can ever catch alone."""
@@ -537,7 +461,7 @@ class Supervisor:
                 ),
             )
 
-    def _emit(self, name: str, level: str, child: _Child | None = None, **fields: Any) -> None:
+    def _emit(self, name: str, level: str, child: ChildRecord | None = None, **fields: Any) -> None:
         event = Event(
             name=name,
             supervisor=self.spec.id,
@@ -551,45 +475,6 @@ class Supervisor:
                 hook(event)
             except Exception:  # a broken hook must not take the tree down
                 traceback.print_exc(file=sys.stderr)
-
-
-def supervisor_child(
-    spec: SupervisorSpec,
-    *,
-    restart: Restart = Restart.TRANSIENT,
-    significant: bool = False,
-    backoff: Any = None,
-    rng: random.Random | None = None,
-) -> ChildSpec:
-    """A ChildSpec that runs a nested supervisor.
-
-    Its readiness is the nested supervisor's readiness, a graceful stop of
-    the child is a graceful stop of the nested tree, and the nested status
-    shows up inside the parent's snapshot. By default a nested supervisor
-    that gave up (IntensityExceeded, SignificantChildFailed) is not restarted:
-    its parent marks it failed and says why.
-    """
-    from ._exceptions import SupervisionError
-    from ._spec import Backoff
-
-    async def run_nested(ctx: ChildContext) -> None:
-        sup = Supervisor(spec, hooks=ctx.hooks, rng=rng)
-        ctx.nested = sup
-        if ctx.stopping.is_set():
-            return
-        await sup.run(task_status=_ReadyRelay(ctx))
-
-    if backoff is None:
-        backoff = Backoff(restart_on=lambda exc: not isinstance(exc, SupervisionError))
-    return ChildSpec(
-        id=spec.id,
-        target=run_nested,
-        restart=restart,
-        significant=significant,
-        backoff=backoff,
-        shutdown=None,  # a supervisor stops its own children with their graces
-        kind="supervisor",
-    )
 
 
 def _wall_now() -> str:
