@@ -623,19 +623,24 @@ async def test_all_significant_with_one_failed_raises(autojump_clock: MockClock)
 # ---- 18. rest_for_one and one_for_all ----------------------------------------------------------------
 
 
-async def test_rest_for_one_restarts_the_failed_child_and_those_after_it(autojump_clock: MockClock) -> None:
-    """b fails at t=1 (delay 2): c is stopped right after b's failure, then b and c
-    start again, in order, at t=3; a is untouched."""
-    log = EventLog()
-    sup = Supervisor(
+def b_fails_once(strategy: Strategy, log: EventLog) -> Supervisor:
+    """a, b, c under `strategy`; b fails once at t=1 and backs off 2 s."""
+    return Supervisor(
         spec(
             ChildSpec(id="a", target=polite),
             ChildSpec(id="b", target=first_fails_after(1.0), backoff=Backoff(min_delay=2.0, jitter=0.0)),
             ChildSpec(id="c", target=polite),
-            strategy=Strategy.REST_FOR_ONE,
+            strategy=strategy,
         ),
         hooks=[log],
     )
+
+
+async def test_rest_for_one_restarts_the_failed_child_and_those_after_it(autojump_clock: MockClock) -> None:
+    """b fails at t=1 (delay 2): c is stopped right after b's failure, then b and c
+    start again, in order, at t=3; a is untouched."""
+    log = EventLog()
+    sup = b_fails_once(Strategy.REST_FOR_ONE, log)
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await trio.sleep(10.0)
@@ -659,15 +664,7 @@ async def test_rest_for_one_restarts_the_failed_child_and_those_after_it(autojum
 async def test_one_for_all_restarts_everyone(autojump_clock: MockClock) -> None:
     """b fails at t=1: c then a are stopped (reverse order), all three start at t=3 in order."""
     log = EventLog()
-    sup = Supervisor(
-        spec(
-            ChildSpec(id="a", target=polite),
-            ChildSpec(id="b", target=first_fails_after(1.0), backoff=Backoff(min_delay=2.0, jitter=0.0)),
-            ChildSpec(id="c", target=polite),
-            strategy=Strategy.ONE_FOR_ALL,
-        ),
-        hooks=[log],
-    )
+    sup = b_fails_once(Strategy.ONE_FOR_ALL, log)
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         await trio.sleep(10.0)
