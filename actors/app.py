@@ -41,13 +41,13 @@ from supervision import (
     supervisor_child,
 )
 
+from .archive import Archive
 from .chat import ChatEvent
 from .config import BackoffConfig, Config
 from .ledger import Ledger
 from .monitors.replay import ReplayCursor, ReplaySource, run_replay
 from .monitors.retry import FatalMonitorError
 from .router.actor import Router
-from .router.buffer import PendingBuffer
 from .session.console import run_console_session
 from .statuslog import StatusLog
 
@@ -109,8 +109,12 @@ class Service:
         self.config = config
         self.log = log
         self.ledger = Ledger(listeners=[log.fate])
-        self.buffer = PendingBuffer(config.router.capacity, self.ledger)
-        self.router = Router(self.buffer, self.ledger, dedupe_ids=config.router.dedupe_ids)
+        self.archive = None
+        if config.archive.path:
+            self.archive = Archive(config.base_dir / config.archive.path)
+            self.ledger.listeners.append(self.archive)
+        self.router = Router(self.ledger, config.router.routing())
+        self.buffer = self.router.buffer
         self.chat_send, self.chat_recv = trio.open_memory_channel[ChatEvent](config.router.inbox_size)
         self.replay_cursor = ReplayCursor()
         self.monitor_specs = list(monitors(self))
@@ -135,6 +139,7 @@ class Service:
                 run_console_session,
                 buffer=self.buffer,
                 speaking_time=config.session.speaking_time,
+                batch=config.router.batch,
                 emit=self.log.emit,
             ),
             restart=Restart.TRANSIENT,
@@ -212,6 +217,8 @@ class Service:
         # router and the session were left in.
         self.router.drain(self.chat_recv)
         self.buffer.close("shutdown")
+        if self.archive is not None:
+            self.archive.close()
         failure = failure or self._monitors_failure()
         if failure is not None:
             self.log.emit("service.failed", "error", error=failure)

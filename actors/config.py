@@ -17,6 +17,7 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ import attrs
 import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
+
+from .router.actor import RoutingSettings
+from .router.filters import FilterSettings
+from .router.priority import DEFAULT_RATES, Weights
+from .validators import ValueProblem, at_least, greater_than, one_of, within
 
 ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
     "YOUTUBE_API_KEY": ("monitors", "youtube", "api_key"),
@@ -34,14 +40,6 @@ ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
 
 class ConfigError(Exception):
     """A configuration mistake; str() is the line(s) to show the user."""
-
-
-class _ValueProblem(ValueError):
-    """Raised by validators: carries the field name cattrs would lose."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class Secret:
@@ -71,89 +69,84 @@ class Secret:
         return "***" if self._value else ""
 
 
-# ---- validators (each names its field) ------------------------------------
-
-Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-
-
-def _greater_than(bound: float) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not (value > bound and math.isfinite(value)):
-            raise _ValueProblem(attribute.name, f"must be greater than {bound:g}, got {value!r}")
-
-    return check
-
-
-def _at_least(bound: float) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not (value >= bound and math.isfinite(value)):
-            raise _ValueProblem(attribute.name, f"must be at least {bound:g}, got {value!r}")
-
-    return check
-
-
-def _within(low: float, high: float) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not low <= value <= high:
-            raise _ValueProblem(attribute.name, f"must be within [{low:g}, {high:g}], got {value!r}")
-
-    return check
-
-
-def _one_of(*choices: str) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
-            raise _ValueProblem(attribute.name, f"must be one of {', '.join(choices)}; got {value!r}")
-
-    return check
-
-
 # ---- the schema -------------------------------------------------------------
 
 
 @attrs.frozen
 class ServiceConfig:
-    status_interval: float = attrs.field(default=10.0, validator=_greater_than(0))
-    intensity: int = attrs.field(default=10, validator=_at_least(0))
-    period: float = attrs.field(default=60.0, validator=_greater_than(0))
+    status_interval: float = attrs.field(default=10.0, validator=greater_than(0))
+    intensity: int = attrs.field(default=10, validator=at_least(0))
+    period: float = attrs.field(default=60.0, validator=greater_than(0))
 
 
 @attrs.frozen
 class RouterConfig:
-    capacity: int = attrs.field(default=20, validator=_at_least(1))
-    inbox_size: int = attrs.field(default=256, validator=_at_least(1))
-    dedupe_ids: int = attrs.field(default=10_000, validator=_at_least(1))
+    capacity: int = attrs.field(default=20, validator=at_least(1))
+    inbox_size: int = attrs.field(default=256, validator=at_least(1))
+    dedupe_ids: int = attrs.field(default=10_000, validator=at_least(1))
+    max_graphemes: int = attrs.field(default=200, validator=at_least(2))
+    max_age: float = attrs.field(default=60.0, validator=greater_than(0))
+    paid_max_age: float = attrs.field(default=600.0, validator=greater_than(0))
+    batch: int = attrs.field(default=1, validator=at_least(1))
+    vtuber_names: tuple[str, ...] = ()
+    rates: dict[str, float] = attrs.field(factory=dict)  # USD per unit, over the built-in table
+    filters: FilterSettings = attrs.field(factory=FilterSettings)
+    weights: Weights = attrs.field(factory=Weights)
+
+    def __attrs_post_init__(self) -> None:
+        for code, rate in self.rates.items():
+            if not (isinstance(rate, int | float) and rate > 0 and math.isfinite(rate)):
+                raise ValueProblem("rates", f"{code}: must be a positive number of USD per unit, got {rate!r}")
+
+    def routing(self) -> RoutingSettings:
+        rates = dict(DEFAULT_RATES) | {code.upper(): Decimal(str(rate)) for code, rate in self.rates.items()}
+        return RoutingSettings(
+            filters=self.filters,
+            weights=self.weights,
+            rates=rates,
+            names=self.vtuber_names,
+            capacity=self.capacity,
+            max_age=self.max_age,
+            paid_max_age=self.paid_max_age,
+            max_graphemes=self.max_graphemes,
+            dedupe_ids=self.dedupe_ids,
+        )
+
+
+@attrs.frozen
+class ArchiveConfig:
+    path: str = ""  # empty: no archive; else JSON Lines, appended, relative to the config file
 
 
 @attrs.frozen
 class SessionConfig:
-    mode: str = attrs.field(default="console", validator=_one_of("console"))
-    speaking_time: float = attrs.field(default=3.0, validator=_at_least(0))
-    turn_grace: float = attrs.field(default=10.0, validator=_at_least(0))
+    mode: str = attrs.field(default="console", validator=one_of("console"))
+    speaking_time: float = attrs.field(default=3.0, validator=at_least(0))
+    turn_grace: float = attrs.field(default=10.0, validator=at_least(0))
 
 
 @attrs.frozen
 class BackoffConfig:
-    min_delay: float = attrs.field(default=2.0, validator=_greater_than(0))
-    max_delay: float = attrs.field(default=300.0, validator=_greater_than(0))
-    multiplier: float = attrs.field(default=2.0, validator=_at_least(1))
-    jitter: float = attrs.field(default=0.2, validator=_within(0, 1))
-    reset_after: float = attrs.field(default=120.0, validator=_greater_than(0))
-    max_failures: int | None = attrs.field(default=None, validator=_at_least(1))
+    min_delay: float = attrs.field(default=2.0, validator=greater_than(0))
+    max_delay: float = attrs.field(default=300.0, validator=greater_than(0))
+    multiplier: float = attrs.field(default=2.0, validator=at_least(1))
+    jitter: float = attrs.field(default=0.2, validator=within(0, 1))
+    reset_after: float = attrs.field(default=120.0, validator=greater_than(0))
+    max_failures: int | None = attrs.field(default=None, validator=at_least(1))
 
     def __attrs_post_init__(self) -> None:
         if self.max_delay < self.min_delay:
-            raise _ValueProblem("max_delay", f"must be at least min_delay ({self.min_delay:g}), got {self.max_delay:g}")
+            raise ValueProblem("max_delay", f"must be at least min_delay ({self.min_delay:g}), got {self.max_delay:g}")
 
 
 @attrs.frozen
 class ReplayConfig:
     enabled: bool = True
     path: str = ""  # empty: the demo chat bundled with the package
-    speed: float = attrs.field(default=1.0, validator=_greater_than(0))
+    speed: float = attrs.field(default=1.0, validator=greater_than(0))
     ends_run: bool = True  # the service stops once the replay is done and drained
-    max_retries: int = attrs.field(default=10, validator=_at_least(0))
-    retry_interval: float = attrs.field(default=60.0, validator=_at_least(0))
+    max_retries: int = attrs.field(default=10, validator=at_least(0))
+    retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
 
 
 @attrs.frozen
@@ -162,8 +155,8 @@ class YouTubeConfig:
     api_key: Secret = attrs.field(factory=Secret)
     video_id: str = ""
     channel_id: str = ""
-    max_retries: int = attrs.field(default=10, validator=_at_least(0))
-    retry_interval: float = attrs.field(default=60.0, validator=_at_least(0))
+    max_retries: int = attrs.field(default=10, validator=at_least(0))
+    retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
 
 
 @attrs.frozen
@@ -172,14 +165,14 @@ class ChzzkConfig:
     client_id: Secret = attrs.field(factory=Secret)
     client_secret: Secret = attrs.field(factory=Secret)
     channel_id: str = ""
-    max_retries: int = attrs.field(default=10, validator=_at_least(0))
-    retry_interval: float = attrs.field(default=60.0, validator=_at_least(0))
+    max_retries: int = attrs.field(default=10, validator=at_least(0))
+    retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
 
 
 @attrs.frozen
 class MonitorsConfig:
-    intensity: int = attrs.field(default=20, validator=_at_least(0))
-    period: float = attrs.field(default=60.0, validator=_greater_than(0))
+    intensity: int = attrs.field(default=20, validator=at_least(0))
+    period: float = attrs.field(default=60.0, validator=greater_than(0))
     backoff: BackoffConfig = BackoffConfig()
     replay: ReplayConfig = ReplayConfig()
     youtube: YouTubeConfig = YouTubeConfig()
@@ -192,6 +185,7 @@ class Config:
     router: RouterConfig = RouterConfig()
     session: SessionConfig = SessionConfig()
     monitors: MonitorsConfig = MonitorsConfig()
+    archive: ArchiveConfig = ArchiveConfig()
     # Where the file was; relative paths inside it are relative to its folder.
     base_dir: Path = attrs.field(default=Path("."), metadata={"toml": False})
 
@@ -274,7 +268,7 @@ def _problems(exc: BaseException, path: tuple[str, ...]) -> list[str]:
         return [line for sub in exc.exceptions for line in _problems(sub, path)]
     if isinstance(exc, ForbiddenExtraKeysError):
         return [f"{'.'.join((*path, key))}: unknown setting" for key in sorted(exc.extra_fields)]
-    if isinstance(exc, _ValueProblem):
+    if isinstance(exc, ValueProblem):
         return [f"{'.'.join((*path, exc.field))}: {exc}"]
     where = ".".join(path) or "(top level)"
     if isinstance(exc, TypeError | ValueError):

@@ -20,7 +20,7 @@ import enum
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -34,7 +34,8 @@ class Fate(enum.StrEnum):
     DROPPED = "dropped"
 
 
-FateListener = Callable[[ChatEvent, Fate, str | None], None]
+# (event, fate, reason, detail): detail is e.g. the score breakdown of a dispatch.
+FateListener = Callable[[ChatEvent, Fate, str | None, Mapping[str, Any]], None]
 
 
 @attrs.define
@@ -56,10 +57,10 @@ class Ledger:
         self.filtered[reason] += 1
         self._tell(event, Fate.FILTERED, reason)
 
-    def dispatch(self, event: ChatEvent) -> None:
+    def dispatch(self, event: ChatEvent, detail: Mapping[str, Any] | None = None) -> None:
         self._leave_pending()
         self.dispatched += 1
-        self._tell(event, Fate.DISPATCHED, None)
+        self._tell(event, Fate.DISPATCHED, None, detail)
 
     def drop(self, event: ChatEvent, reason: str) -> None:
         self._leave_pending()
@@ -91,9 +92,9 @@ class Ledger:
             raise RuntimeError("ledger: an event left the pending column that was never in it")
         self.pending -= 1
 
-    def _tell(self, event: ChatEvent, fate: Fate, reason: str | None) -> None:
+    def _tell(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any] | None = None) -> None:
         for listener in self.listeners:
             try:
-                listener(event, fate, reason)
+                listener(event, fate, reason, detail or {})
             except Exception:  # a broken log must not unbalance the books
                 traceback.print_exc(file=sys.stderr)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -78,10 +78,12 @@ class StatusLog:
         level = fields.pop("level")
         self.emit(name, level, **fields)
 
-    def fate(self, event: ChatEvent, fate: Fate, reason: str | None) -> None:
+    def fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         fields: dict[str, Any] = {"id": event.id, "platform": event.platform.value, "kind": event.kind.value}
         if reason is not None:
             fields["reason"] = reason
+        if "total" in detail:
+            fields["score"] = dict(detail)  # why this message won: every part of its score
         fields["author"] = event.author.name
         fields["text"] = event.text
         self.emit(f"router.{fate.value}", **fields)

@@ -26,7 +26,8 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults_it_documents():
     # The file says which values differ from the defaults ("demo"); the rest
     # must be the defaults, or the comments lie.
     defaults = parse_config("", env={})
-    assert attrs.evolve(config.router, capacity=defaults.router.capacity) == defaults.router
+    assert attrs.evolve(config.router, capacity=defaults.router.capacity, vtuber_names=()) == defaults.router
+    assert config.archive == defaults.archive
     assert config.session == defaults.session
     assert config.monitors == defaults.monitors
     assert config.service == defaults.service

@@ -10,17 +10,20 @@ import io
 import json
 import signal
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
+import pytest
 import trio
 import trio.testing
 
 from actors.app import Service, configured_monitors, monitor_backoff
-from actors.config import parse_config
+from actors.config import Config, parse_config
 from actors.statuslog import StatusLog
 from supervision import ChildContext, ChildSpec, Restart
 
 EPOCH = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parent.parent
 
 
 def virtual_wall() -> datetime:
@@ -61,6 +64,8 @@ def config_for(tmp_path, path, extra: str = ""):
 status_interval = 5.0
 [router]
 capacity = 3
+[router.filters]
+rate_per_minute = 0.0  # these tests are about the tree and the books, not spam
 [session]
 speaking_time = 2.0
 turn_grace = 3.0
@@ -251,15 +256,15 @@ def test_a_router_that_breaks_and_is_stopped_while_backing_off_loses_nothing(tmp
     seen = []
 
     def monitors(service: Service) -> list[ChildSpec]:
-        route = service.router._filter_reason
+        check = service.router.filters.check
 
-        def breaks_on_the_fifth(event):
+        def breaks_on_the_fifth(event, text, key):
             seen.append(event.id)
             if len(seen) == 5:
                 raise RuntimeError("router bug")
-            return route(event)
+            return check(event, text, key)
 
-        service.router._filter_reason = breaks_on_the_fifth  # type: ignore[method-assign]
+        service.router.filters.check = breaks_on_the_fifth  # type: ignore[method-assign]
         return configured_monitors(service)
 
     async def terminate():
@@ -286,3 +291,43 @@ def test_secret_values_are_masked_in_every_log_line():
     log.emit("service.status", tree={"last_exit": {"error": "key AIzaSyTopSecret123"}})
     assert "AIzaSyTopSecret123" not in out.getvalue()
     assert out.getvalue().count("***") == 2
+
+
+def demo_config(tmp_path, archive: str, replay_path: str = "") -> Config:
+    """The shipped config.toml, sped up, archiving to `archive`."""
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('path = ""                  # empty: the bundled', f'path = "{replay_path}"  # the bundled', 1)
+    text = text.replace('path = ""                  # e.g.', f'path = "{archive}"  # e.g.', 1)
+    config = parse_config(text, base_dir=tmp_path, env={})
+    return attrs.evolve(config, session=attrs.evolve(config.session, speaking_time=1.0))
+
+
+def test_every_dispatch_logs_why_it_won(tmp_path):
+    code, lines, _ = run_service(demo_config(tmp_path, archive=""))
+    assert code == 0
+    dispatched = [line for line in lines if line["event"] == "router.dispatched"]
+    assert dispatched
+    for line in dispatched:
+        parts = {k: v for k, v in line["score"].items() if k != "total"}
+        assert line["score"]["total"] == pytest.approx(sum(parts.values()), abs=0.01)
+    paid = [line for line in dispatched if line["kind"] == "donation"]
+    assert paid and all("paid" in line["score"] for line in paid)
+
+
+def test_the_archive_replays_to_the_same_filter_fates(tmp_path):
+    """Record tonight, tune tomorrow: the archive is a replay file, and the same
+    config gives every event the same filter fate again."""
+    code, _, _ = run_service(demo_config(tmp_path, archive="first.jsonl"))
+    assert code == 0
+    first = [json.loads(line) for line in (tmp_path / "first.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(first) == 235  # every record of the demo, each once
+    assert {r["fate"] for r in first} == {"dispatched", "filtered", "dropped"}
+    code, _, _ = run_service(demo_config(tmp_path, archive="second.jsonl", replay_path="first.jsonl"))
+    assert code == 0
+    second = [json.loads(line) for line in (tmp_path / "second.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    def filtered(records):
+        return sorted((r["platform"], r["id"], r["reason"]) for r in records if r["fate"] == "filtered")
+
+    assert filtered(second) == filtered(first)
+    assert len(filtered(first)) >= 20  # the demo's spam, floods, bots, links and commands

@@ -2,14 +2,14 @@
 
 It is the embedded default (the demo chat ships with the package) and the
 way to tune filters on last night's archive. Pacing follows the differences
-of `sent_at`, divided by `speed`. A bad line is reported with its number and
+of `sent_at` (records are played in `sent_at` order), divided by `speed`. A bad line is reported with its number and
 skipped. The cursor lives outside the incarnation, so a restarted replay
 continues where it stopped instead of replaying (and duplicating) the start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +25,23 @@ from .retry import FatalMonitorError, run_with_retries
 DEMO_CHAT = "demo_chat.jsonl"
 
 Emit = Callable[..., None]
+
+
+def _in_recorded_order(
+    records: Iterable[tuple[int, ChatEvent | RecordError]],
+) -> list[tuple[int, ChatEvent | RecordError]]:
+    """Bad lines first (reported at once), then events by `sent_at`.
+
+    An archive is written in the order fates happened (a message is written
+    when it is spoken, after later chat that was filtered at once), so a
+    replay sorts by the platform's time to play chat as it was sent. The
+    sort is stable: records sent at the same moment keep their file order.
+    """
+    items = list(records)
+    errors = [item for item in items if isinstance(item[1], RecordError)]
+    events = [item for item in items if not isinstance(item[1], RecordError)]
+    events.sort(key=lambda item: item[1].sent_at)  # type: ignore[union-attr]
+    return errors + events
 
 
 def demo_chat_text() -> str:
@@ -79,7 +96,7 @@ async def run_replay(
     async def play(connected: Callable[[], None]) -> None:
         text = source.read()
         connected()
-        items = list(read_records(text.splitlines()))
+        items = _in_recorded_order(read_records(text.splitlines()))
         previous = None
         with ctx.cancel_on_stop():
             while cursor.next_index < len(items):

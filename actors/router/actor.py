@@ -1,44 +1,151 @@
-"""The router actor: takes events from the monitors' channel, routes each one."""
+"""The router actor: takes events from the monitors' channel, routes each one.
+
+Routing one event, in order: the ledger receives it (it is pending from now
+on); its text is sanitised (what the VTuber and the log will see); the
+filters decide whether the AI should never see it; moderation events purge
+what they remove; everything else waits in the ranked buffer for the session.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
 import trio
 
 from supervision import ChildContext
 
 from ..chat import ChatEvent, Kind
-from ..ledger import Ledger
+from ..ledger import Fate, Ledger
+from . import text as textlib
 from .buffer import PendingBuffer
-from .filters import RecentIds
+from .filters import BoundedLRU, FilterChain, FilterSettings, spam_filterable
+from .priority import DEFAULT_RATES, Score, Weights, score
+
+
+@attrs.frozen
+class RoutingSettings:
+    filters: FilterSettings = attrs.field(factory=FilterSettings)
+    weights: Weights = attrs.field(factory=Weights)
+    rates: Mapping[str, Decimal] = attrs.field(factory=lambda: dict(DEFAULT_RATES))
+    names: tuple[str, ...] = ()  # the VTuber's names, for the mention bonus
+    capacity: int = 20
+    max_age: float = math.inf  # seconds a message may wait; paid ones get paid_max_age
+    paid_max_age: float = math.inf
+    max_graphemes: int = 200
+    dedupe_ids: int = 10_000
 
 
 class Router:
     """Routing state that outlives router incarnations (like the buffer)."""
 
-    def __init__(self, buffer: PendingBuffer, ledger: Ledger, *, dedupe_ids: int) -> None:
-        self.buffer = buffer
+    def __init__(self, ledger: Ledger, settings: RoutingSettings) -> None:
         self.ledger = ledger
-        self.recent_ids = RecentIds(dedupe_ids)
+        self.buffer = PendingBuffer(
+            settings.capacity,
+            ledger,
+            ranker=self,
+            max_age=settings.max_age,
+            paid_max_age=settings.paid_max_age,
+            on_dispatch=self._answered,
+        )
+        self.settings = settings
+        self.filters = FilterChain(settings.filters, dedupe_ids=settings.dedupe_ids)
+        max_authors = settings.filters.max_authors
+        self._seen_authors: BoundedLRU[str, bool] = BoundedLRU(max_authors)
+        self._answered_at: BoundedLRU[str, float] = BoundedLRU(max_authors)
+        # Pending ids that were their author's first message (pending only).
+        self._first: set[tuple[str, str]] = set()
+        # The comparison key of each pending message, for flood purges.
+        self._keys: dict[tuple[str, str], str] = {}
+        ledger.listeners.append(self._on_fate)
 
-    def route(self, event: ChatEvent) -> None:
+    # ---- scoring ----------------------------------------------------------------
+
+    def score(self, event: ChatEvent, now: float) -> Score:
+        """The full score now, with its parts."""
+        s = self.settings
+        return score(
+            event,
+            now=now,
+            weights=s.weights,
+            rates=s.rates,
+            names=s.names,
+            first_message=(event.platform.value, event.id) in self._first,
+            last_answered_at=self._answered_at.peek(event.author.id),
+        )
+
+    # The buffer's Ranker: the static part once per push, then arithmetic.
+
+    def static(self, event: ChatEvent) -> float:
+        s = self.settings
+        return score(
+            event,
+            now=event.received_at,  # age 0
+            weights=s.weights,
+            rates=s.rates,
+            names=s.names,
+            first_message=(event.platform.value, event.id) in self._first,
+            last_answered_at=None,
+        ).total
+
+    def current(self, event: ChatEvent, static: float, now: float) -> float:
+        # Exactly what score() subtracts for age and for a recent answer.
+        w = self.settings.weights
+        value = static
+        age = now - event.received_at
+        if age > 0 and w.age_per_second:
+            value -= w.age_per_second * age
+        answered = self._answered_at.peek(event.author.id)
+        if answered is not None and w.recent_author and now - answered < w.recent_author_window:
+            value -= w.recent_author
+        return value
+
+    def breakdown(self, event: ChatEvent, now: float) -> Score:
+        return self.score(event, now)
+
+    def _answered(self, event: ChatEvent, now: float) -> None:
+        self._answered_at.put(event.author.id, now)
+
+    def _on_fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
+        # Only pending ids are kept. A filtered event never was pending, and
+        # its id may be a resend of one that is: leave that one's flag alone.
+        if fate is not Fate.FILTERED:
+            self._first.discard((event.platform.value, event.id))
+            self._keys.pop((event.platform.value, event.id), None)
+
+    # ---- routing ----------------------------------------------------------------
+
+    def route(self, event: ChatEvent, now: float) -> None:
         """Receive one event and give it its first step: filtered, or pending."""
         self.ledger.receive(event)
         try:
-            reason = self._filter_reason(event)
+            reason, event = self._decide(event, now)
         except Exception:
             self.ledger.drop(event, "error")  # the event in hand keeps its fate
             raise
-        if reason is not None:
-            self.ledger.filter(event, reason)
+        if reason is None:
+            self.buffer.push(event, now)
         else:
-            self.buffer.push(event)
+            self.ledger.filter(event, reason)
+            if reason == "flood" and self.filters.flooded_key:
+                key = self.filters.flooded_key
+                # Only what the spam filters apply to: a paid message that
+                # happens to say "ㅋㅋㅋ" is still paid for.
+                self.buffer.purge(
+                    lambda e: spam_filterable(e) and self._keys.get((e.platform.value, e.id)) == key, reason="flood"
+                )
 
-    def _filter_reason(self, event: ChatEvent) -> str | None:
-        if self.recent_ids.seen_before(event):
-            return "duplicate"
+    def _decide(self, event: ChatEvent, now: float) -> tuple[str | None, ChatEvent]:
+        text = textlib.sanitize(event.text, max_graphemes=self.settings.max_graphemes) if event.text else ""
+        if text != event.text:
+            event = attrs.evolve(event, text=text)
         if event.kind is Kind.MODERATION:
-            # A moderation event is an instruction, not something to answer:
-            # it removes what the moderators removed from what is waiting.
+            # An instruction, not something to answer: it removes what the
+            # moderators removed from what is waiting.
             target = event.target
             if target is not None:
                 self.buffer.purge(
@@ -46,8 +153,15 @@ class Router:
                         e.platform is event.platform and (e.id == target.message_id or e.author.id == target.author_id)
                     )
                 )
-            return "moderation"
-        return None
+            return ("duplicate" if self.filters.recent_ids.seen_before(event) else "moderation"), event
+        key = textlib.comparison_key(text)
+        reason = self.filters.check(event, text, key)
+        if reason is None:
+            self._keys[(event.platform.value, event.id)] = key
+            if self._seen_authors.get(event.author.id) is None:
+                self._first.add((event.platform.value, event.id))
+        self._seen_authors.put(event.author.id, True)
+        return reason, event
 
     def drain(self, inbox: trio.MemoryReceiveChannel[ChatEvent]) -> None:
         """Route whatever is waiting in the channel now, without waiting."""
@@ -56,16 +170,25 @@ class Router:
                 event = inbox.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
-            self.route(event)
+            self.route(event, trio.current_time())
 
     async def run(self, ctx: ChildContext, inbox: trio.MemoryReceiveChannel[ChatEvent]) -> None:
         inbox = ctx.hold(inbox.clone())
         ctx.started()
         with ctx.cancel_on_stop():
-            async for event in inbox:
-                self.route(event)
-                ctx.set_status(f"{len(self.buffer)} pending")
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._expire_forever)
+                async for event in inbox:
+                    self.route(event, trio.current_time())
+                    ctx.set_status(f"{len(self.buffer)} pending")
+                nursery.cancel_scope.cancel()
             # Every monitor is done for good (the demo replay ended): the
             # session still gets what is pending, then the run can end.
             self.buffer.finish_input()
             ctx.set_status("input ended")
+
+    async def _expire_forever(self) -> None:
+        """Old messages expire even when no new one arrives to trigger it."""
+        while True:
+            await trio.sleep(1.0)
+            self.buffer.expire(trio.current_time())

@@ -1,10 +1,19 @@
 """The pending buffer between the router and the session.
 
-The router pushes, the session pulls when it is idle. The buffer is bounded
-and *never blocks the producer*: when it is full the oldest message is
-evicted and counted (dropped:overflow), because a slow VTuber must never slow
-a monitor into losing its platform connection. (For now the order is FIFO;
-ranking replaces it, with the same seams.)
+The router pushes, the session pulls when it is idle and gets the message
+that scores best *at that moment*. Scores move with time (age, an author
+just answered), so they are ranked at pull time. That stays cheap because a
+score splits in two: a static part computed once at push (kind, money,
+roles, mention, question, newcomer) and a dynamic part that is plain
+arithmetic (minus age, minus a recent answer). The buffer is small (tens of
+messages): a scan of cached numbers beats keeping a heap honest.
+
+It is bounded and *never blocks the producer*: when it is full, the
+lowest-scored message is evicted (dropped:overflow), because a slow VTuber
+must never slow a monitor into losing its platform connection. Messages
+older than `max_age` expire (dropped:expired); paid ones get their own,
+longer `paid_max_age`, since a Super Chat read late is still better than
+one never read.
 
 It is created once by the app and outlives router and session incarnations,
 so a restart of either loses nothing that was waiting.
@@ -18,72 +27,156 @@ listener that misbehaves cannot leave an event both counted and pending.
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from collections.abc import Callable
+from typing import Protocol
 
+import attrs
 import trio
 
-from ..chat import ChatEvent
+from ..chat import ChatEvent, Kind
 from ..ledger import Ledger
+from .priority import Score
+
+
+class Ranker(Protocol):
+    def static(self, event: ChatEvent) -> float:
+        """The part of the score that does not change while it waits."""
+
+    def current(self, event: ChatEvent, static: float, now: float) -> float:
+        """The whole score now, from the cached static part."""
+
+    def breakdown(self, event: ChatEvent, now: float) -> Score:
+        """The score now with its parts, for the log (once per dispatch)."""
+
+
+class ArrivalOrder:
+    """The ranker without ranking: the oldest message first (FIFO)."""
+
+    def static(self, event: ChatEvent) -> float:
+        return -event.received_at
+
+    def current(self, event: ChatEvent, static: float, now: float) -> float:
+        return static
+
+    def breakdown(self, event: ChatEvent, now: float) -> Score:
+        return Score(total=-event.received_at, parts=(("arrival", -event.received_at),))
+
+
+@attrs.frozen
+class Picked:
+    event: ChatEvent
+    score: Score
+
+
+@attrs.define(eq=False)
+class _Entry:
+    event: ChatEvent
+    seq: int  # arrival order, the tie-breaker
+    static: float  # the cached static part of its score
 
 
 class PendingBuffer:
-    def __init__(self, capacity: int, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        ledger: Ledger,
+        *,
+        ranker: Ranker | None = None,
+        max_age: float = math.inf,
+        paid_max_age: float = math.inf,
+        on_dispatch: Callable[[ChatEvent, float], None] | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self._ledger = ledger
-        self._items: deque[ChatEvent] = deque()
+        self._ranker: Ranker = ranker if ranker is not None else ArrivalOrder()
+        self._max_age = max_age
+        self._paid_max_age = paid_max_age
+        self._on_dispatch = on_dispatch  # (event, now): e.g. the router noting who was answered
+        self._entries: list[_Entry] = []
+        self._seq = 0
         self._changed = trio.lowlevel.ParkingLot()
         self._input_finished = False
         self._closed = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._entries)
 
     @property
     def input_finished(self) -> bool:
         return self._input_finished or self._closed
 
-    def push(self, event: ChatEvent) -> None:
+    def pending(self) -> list[ChatEvent]:
+        return [entry.event for entry in self._entries]
+
+    def push(self, event: ChatEvent, now: float) -> None:
         """Add an event the ledger has received (it is already pending)."""
         if self.input_finished:
             self._ledger.drop(event, "shutdown")
             return
-        self._items.append(event)
-        evicted = self._items.popleft() if len(self._items) > self.capacity else None
+        self._seq += 1
+        self._entries.append(_Entry(event, self._seq, self._ranker.static(event)))
+        expired = self._take_expired(now)
+        evicted = None
+        if len(self._entries) > self.capacity:
+            evicted = min(self._entries, key=lambda e: self._rank(e, now))
+            self._entries.remove(evicted)
         self._changed.unpark_all()
+        self._record_drops(expired, "expired")
         if evicted is not None:
-            self._ledger.drop(evicted, "overflow")
+            self._ledger.drop(evicted.event, "overflow")
 
-    def take(self) -> ChatEvent | None:
-        """The next event for the session, counted as dispatched; None if empty."""
-        if not self._items:
-            return None
-        event = self._items.popleft()
-        self._changed.unpark_all()
-        self._ledger.dispatch(event)
-        return event
+    def take(self, now: float, *, batch: int = 1) -> list[Picked]:
+        """The next turn, counted as dispatched: the best message, or in digest
+        mode (batch > 1) the best ordinary chats together. A paid message, or
+        anything but plain chat, always goes alone. Empty if nothing pends."""
+        expired = self._take_expired(now)
+        picked: list[Picked] = []
+        if self._entries:
+            ranked = sorted(self._entries, key=lambda e: self._rank(e, now), reverse=True)
+            best = ranked[0]
+            group = [best]
+            if batch > 1 and _is_plain(best.event):
+                group += [e for e in ranked[1:] if _is_plain(e.event)][: batch - 1]
+            for entry in group:
+                self._entries.remove(entry)
+                picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
+            self._changed.unpark_all()
+        self._record_drops(expired, "expired")
+        for p in picked:
+            if self._on_dispatch is not None:
+                self._on_dispatch(p.event, now)
+            self._ledger.dispatch(p.event, p.score.to_dict())
+        return picked
 
-    async def pull(self) -> ChatEvent:
-        """Wait for the next event. Raises trio.EndOfChannel once the input
-        is finished (or the buffer closed) and nothing is pending."""
+    async def pull(self, *, batch: int = 1) -> list[Picked]:
+        """Wait for the next turn. Raises trio.EndOfChannel once the input is
+        finished (or the buffer closed) and nothing is pending."""
         while True:
-            event = self.take()
-            if event is not None:
-                return event
+            picked = self.take(trio.current_time(), batch=batch)
+            if picked:
+                return picked
             if self.input_finished:
                 raise trio.EndOfChannel
             await self._changed.park()
 
+    def expire(self, now: float) -> int:
+        """Drop what is too old now; the router calls it between events too."""
+        expired = self._take_expired(now)
+        if expired:
+            self._changed.unpark_all()
+        self._record_drops(expired, "expired")
+        return len(expired)
+
     def purge(self, matches: Callable[[ChatEvent], bool], reason: str = "purged") -> int:
         """Drop every pending event that `matches`; returns how many."""
-        purged = [event for event in self._items if matches(event)]
+        purged = [e for e in self._entries if matches(e.event)]
         if purged:
-            self._items = deque(event for event in self._items if not matches(event))
+            self._entries = [e for e in self._entries if not matches(e.event)]
             self._changed.unpark_all()
-        for event in purged:
-            self._ledger.drop(event, reason)
+        self._record_drops(purged, reason)
         return len(purged)
 
     def finish_input(self) -> None:
@@ -94,7 +187,32 @@ class PendingBuffer:
     def close(self, reason: str = "shutdown") -> None:
         """Stop: whatever is still pending is dropped with `reason`."""
         self._closed = True
-        dropped, self._items = self._items, deque()
+        dropped, self._entries = self._entries, []
         self._changed.unpark_all()
-        for event in dropped:
-            self._ledger.drop(event, reason)
+        self._record_drops(dropped, reason)
+
+    def _rank(self, entry: _Entry, now: float) -> tuple[float, int]:
+        # Higher is better. Among equal scores the newer message ranks higher
+        # (it wins a pull, the older one is evicted first): of two equal chat
+        # lines, the newer is the one the conversation is still about.
+        return (self._ranker.current(entry.event, entry.static, now), entry.seq)
+
+    def _take_expired(self, now: float) -> list[_Entry]:
+        if self._max_age == math.inf and self._paid_max_age == math.inf:
+            return []
+        expired = [e for e in self._entries if now - e.event.received_at > self._age_limit(e.event)]
+        if expired:
+            gone = set(map(id, expired))
+            self._entries = [e for e in self._entries if id(e) not in gone]
+        return expired
+
+    def _age_limit(self, event: ChatEvent) -> float:
+        return self._paid_max_age if event.is_paid else self._max_age
+
+    def _record_drops(self, entries: list[_Entry], reason: str) -> None:
+        for entry in entries:
+            self._ledger.drop(entry.event, reason)
+
+
+def _is_plain(event: ChatEvent) -> bool:
+    return event.kind is Kind.CHAT and not event.is_paid

@@ -1,34 +1,237 @@
-"""Filters: pure decisions about one event, each with its fate reason."""
+"""Filters: pure decisions about one event, each with its own fate reason.
+
+Every filter answers "should the AI never see this?" for one event, given
+what came before. They are deterministic on purpose: time windows are
+measured on the platform's `sent_at`, never on our clock, so re-running
+last night's archive through the replay (at any speed) reproduces the same
+fates, and a streamer can tune filters on it.
+
+All state is bounded (LRU maps with a fixed number of authors and texts), so
+a week-long stream cannot grow memory.
+
+Paid messages (donations, stickers) and memberships are what the streamer's
+audience pays for: only the filters that protect the stream itself apply to
+them (a resent id, a blocked author or bot, a blocked word). Spam heuristics
+(flood, repeat, rate, length, runs, emoji, links, commands) do not.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from datetime import datetime
+from typing import Generic, TypeVar
 
-from ..chat import ChatEvent
+import attrs
+
+from ..chat import ChatEvent, Kind, Role
+from ..validators import at_least
+from . import text as textlib
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+# Bots that post timers and command replies; names compared casefolded.
+KNOWN_BOTS = ("nightbot", "streamelements", "streamlabs", "moobot", "fossabot", "wizebot", "botrix", "ssakdook")
+
+
+class BoundedLRU(Generic[K, V]):
+    """A dict that forgets its least recently used keys beyond `capacity`."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def pop(self, key: K) -> None:
+        self._data.pop(key, None)
+
+    def peek(self, key: K) -> V | None:
+        """Like get, without counting as a use."""
+        return self._data.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.capacity:
+            self._data.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 class RecentIds:
     """Message ids seen lately, bounded (LRU), to drop resends after reconnects.
 
     Platforms resend their backlog when a monitor reconnects; the id is the
-    only thing that tells a resend from a new message. The bound keeps a
-    week-long stream from growing memory.
+    only thing that tells a resend from a new message.
     """
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._seen: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)
 
     def seen_before(self, event: ChatEvent) -> bool:
         """True if this id was seen; records it either way."""
         key = (event.platform.value, event.id)
         if key in self._seen:
-            self._seen.move_to_end(key)
+            self._seen.get(key)
             return True
-        self._seen[key] = None
-        if len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
+        self._seen.put(key, True)
         return False
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+@attrs.frozen
+class FilterSettings:
+    """Each filter on/off and tunable ([router.filters] in config.toml)."""
+
+    repeat_window: float = attrs.field(default=30.0, validator=at_least(0))  # same author, same text; 0 = off
+    flood_window: float = attrs.field(default=10.0, validator=at_least(0))  # the same text from many authors...
+    flood_authors: int = attrs.field(default=3, validator=at_least(0))  # ...this many of them is a flood; 0 = off
+    rate_per_minute: float = attrs.field(default=6.0, validator=at_least(0))  # per-author refill; 0 = off
+    rate_burst: int = attrs.field(default=3, validator=at_least(1))  # messages an author may send at once
+    min_length: int = attrs.field(default=1, validator=at_least(0))  # graphemes after sanitising; 0 = off
+    max_length: int = attrs.field(default=300, validator=at_least(0))  # graphemes as sent; 0 = off
+    max_run: int = attrs.field(default=10, validator=at_least(0))  # a longer run of one grapheme is spam; 0 = off
+    emoji_only: bool = True
+    links: bool = True
+    link_allow: tuple[str, ...] = ("youtube.com", "youtu.be", "chzzk.naver.com")
+    blocked_words: tuple[str, ...] = ()
+    blocked_authors: tuple[str, ...] = ()  # author ids or names
+    bots: tuple[str, ...] = KNOWN_BOTS
+    commands: bool = True  # "!uptime" and friends are for bots, not the AI
+    own_messages: bool = False  # True drops the streamer's (owner's) own chat
+    max_authors: int = attrs.field(default=50_000, validator=at_least(1))  # per-author memory bound
+    max_texts: int = attrs.field(default=10_000, validator=at_least(1))  # per-text memory bound
+
+
+def spam_filterable(event: ChatEvent) -> bool:
+    """Whether the spam heuristics apply: not to what the audience paid for."""
+    return not (event.is_paid or event.kind in (Kind.MEMBERSHIP, Kind.GIFT))
+
+
+def _seconds(a: datetime, b: datetime) -> float:
+    return (a - b).total_seconds()
+
+
+class FilterChain:
+    """The filters in order, with the little state they keep.
+
+    `check` returns the fate reason of the first filter that rejects the
+    event, or None. `flooded_key` tells the router which text started
+    flooding, so it can purge copies that were already pending.
+    """
+
+    def __init__(self, settings: FilterSettings, *, dedupe_ids: int) -> None:
+        self.settings = settings
+        self.recent_ids = RecentIds(dedupe_ids)
+        self._blocked_words = textlib.BlockedWords(settings.blocked_words)
+        self._blocked_authors = {a.casefold() for a in settings.blocked_authors}
+        self._bots = {b.casefold() for b in settings.bots}
+        self._allow = tuple(settings.link_allow)
+        # author id -> recent (key, sent_at) of that author, for repeats
+        self._author_texts: BoundedLRU[str, deque[tuple[str, datetime]]] = BoundedLRU(settings.max_authors)
+        # text key -> recent (sent_at, author id), for floods
+        self._text_authors: BoundedLRU[str, deque[tuple[datetime, str]]] = BoundedLRU(settings.max_texts)
+        # text keys currently flooding (their pending copies were purged)
+        self._flood_started: BoundedLRU[str, bool] = BoundedLRU(settings.max_texts)
+        # author id -> (tokens, at), the token bucket
+        self._buckets: BoundedLRU[str, tuple[float, datetime]] = BoundedLRU(settings.max_authors)
+        self.flooded_key: str | None = None
+
+    def state_size(self) -> int:
+        """How many entries the chain remembers, all maps together (bounded)."""
+        maps = (self._author_texts, self._text_authors, self._flood_started, self._buckets)
+        return len(self.recent_ids) + sum(len(m) for m in maps)
+
+    def check(self, event: ChatEvent, text: str, key: str) -> str | None:
+        """`text` is the sanitised text, `key` its comparison key."""
+        self.flooded_key = None
+        if self.recent_ids.seen_before(event):
+            return "duplicate"
+        author = event.author
+        if author.id.casefold() in self._blocked_authors or author.name.casefold() in self._blocked_authors:
+            return "blocked_author"
+        if author.name.casefold().replace(" ", "") in self._bots:
+            return "bot"
+        if self.settings.own_messages and Role.OWNER in author.roles and event.kind is Kind.CHAT:
+            return "own_message"
+        if self._blocked_words.find(text) is not None:
+            return "blocked_word"
+        if not spam_filterable(event):
+            return None
+        return self._spam_reason(event, text, key)
+
+    def _spam_reason(self, event: ChatEvent, text: str, key: str) -> str | None:
+        s = self.settings
+        if s.commands and text.startswith("!"):
+            return "command"
+        # The windows remember every message, even ones rejected below, so a
+        # flood keeps being recognised while it lasts.
+        repeat = self._is_repeat(event, key)
+        flood = self._is_flood(event, key)
+        if s.max_length and len(textlib.graphemes(event.text)) > s.max_length:
+            return "too_long"
+        if s.min_length and len(textlib.graphemes(text)) < s.min_length:
+            return "too_short"
+        if s.links and any(not textlib.host_allowed(h, self._allow) for h in textlib.find_links(text)):
+            return "link"
+        if s.max_run and textlib.longest_run(text) > s.max_run:
+            return "char_run"
+        if s.emoji_only and textlib.is_emoji_only(text):
+            return "emoji_only"
+        if flood:
+            # Purging pending copies is needed once, when the flood starts:
+            # every later copy is filtered here and never becomes pending.
+            if self._flood_started.get(key) is None:
+                self.flooded_key = key
+            self._flood_started.put(key, True)
+            return "flood"
+        if repeat:
+            return "repeat"
+        if not self._take_token(event):
+            return "rate_limit"
+        return None
+
+    def _is_repeat(self, event: ChatEvent, key: str) -> bool:
+        window = self.settings.repeat_window
+        if not window or not key:
+            return False
+        history = self._author_texts.get(event.author.id) or deque(maxlen=8)
+        repeat = any(k == key and _seconds(event.sent_at, at) <= window for k, at in history)
+        history.append((key, event.sent_at))
+        self._author_texts.put(event.author.id, history)
+        return repeat
+
+    def _is_flood(self, event: ChatEvent, key: str) -> bool:
+        s = self.settings
+        if not s.flood_authors or not key:
+            return False
+        recent = self._text_authors.get(key) or deque(maxlen=4 * s.flood_authors)
+        while recent and _seconds(event.sent_at, recent[0][0]) > s.flood_window:
+            recent.popleft()
+        if not recent:
+            self._flood_started.pop(key)  # a quiet window ends a flood
+        recent.append((event.sent_at, event.author.id))
+        self._text_authors.put(key, recent)
+        return len({author for _, author in recent}) >= s.flood_authors
+
+    def _take_token(self, event: ChatEvent) -> bool:
+        s = self.settings
+        if not s.rate_per_minute:
+            return True
+        tokens, at = self._buckets.get(event.author.id) or (float(s.rate_burst), event.sent_at)
+        elapsed = max(0.0, _seconds(event.sent_at, at))
+        tokens = min(float(s.rate_burst), tokens + elapsed * s.rate_per_minute / 60.0)
+        allowed = tokens >= 1.0
+        self._buckets.put(event.author.id, (tokens - 1.0 if allowed else tokens, event.sent_at))
+        return allowed

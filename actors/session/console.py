@@ -16,30 +16,38 @@ import trio
 from supervision import ChildContext
 
 from ..router.buffer import PendingBuffer
-from .prompt import format_prompt
+from .prompt import format_turn
 
 Emit = Callable[..., None]
 
 
-async def run_console_session(ctx: ChildContext, buffer: PendingBuffer, *, speaking_time: float, emit: Emit) -> None:
+async def run_console_session(
+    ctx: ChildContext, buffer: PendingBuffer, *, speaking_time: float, batch: int = 1, emit: Emit
+) -> None:
     """Returns when all input is finished and spoken: that ends the run."""
     ctx.started()
     turns = 0
     while not ctx.stopping.is_set():
         ctx.set_status(f"idle after {turns} turns")
-        event = None
+        picked = None
         with ctx.cancel_on_stop():
             try:
-                event = await buffer.pull()
+                picked = await buffer.pull(batch=batch)
             except trio.EndOfChannel:
                 ctx.set_status(f"all input spoken after {turns} turns")
                 return
-        if event is None:
+        if picked is None:
             break  # stopped while idle
-        # An event pulled just as the stop came is already dispatched: speak it.
+        # A turn pulled just as the stop came is already dispatched: speak it.
         turns += 1
         started = trio.current_time()
-        fields: dict[str, Any] = {"id": event.id, "platform": event.platform.value, "text": format_prompt(event)}
+        events = [p.event for p in picked]
+        fields: dict[str, Any] = {
+            "id": events[0].id,
+            "ids": [e.id for e in events],
+            "platform": events[0].platform.value,
+            "text": format_turn(events),
+        }
         emit("session.turn_started", **fields)
         ctx.set_status(f"speaking (turn {turns})")
         interrupted = True
@@ -50,7 +58,7 @@ async def run_console_session(ctx: ChildContext, buffer: PendingBuffer, *, speak
             emit(
                 "session.turn_ended",
                 "warning" if interrupted else "info",
-                id=event.id,
+                id=events[0].id,
                 duration_s=round(trio.current_time() - started, 3),
                 interrupted=interrupted,
                 reply=None,

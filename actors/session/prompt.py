@@ -33,3 +33,12 @@ def format_prompt(event: ChatEvent) -> str:
     who = event.author.name + (f" ({', '.join(roles)})" if roles else "")
     text = " ".join(event.text.split())
     return f"[{label}] {who}: {text}" if text else f"[{label}] {who}"
+
+
+def format_turn(events: list[ChatEvent]) -> str:
+    """One message as its line; a digest (several chats) as a numbered list
+    with an instruction to pick one, as other VTuber projects do."""
+    if len(events) == 1:
+        return format_prompt(events[0])
+    lines = [f"{i}. {format_prompt(e)}" for i, e in enumerate(events, start=1)]
+    return "Recent chat messages; pick the one most worth answering and reply to it:\n" + "\n".join(lines)
