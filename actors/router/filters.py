@@ -18,7 +18,6 @@ them (a resent id, a blocked author or bot, a blocked word). Spam heuristics
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from datetime import datetime
 from typing import Generic, TypeVar
 
 import attrs
@@ -114,13 +113,13 @@ class FilterSettings:
     max_texts: int = attrs.field(default=10_000, validator=at_least(1))  # per-text memory bound
 
 
+def _may_link(text: str) -> bool:
+    return "." in text or "dot" in text.casefold()
+
+
 def spam_filterable(event: ChatEvent) -> bool:
     """Whether the spam heuristics apply: not to what the audience paid for."""
     return not (event.is_paid or event.kind in (Kind.MEMBERSHIP, Kind.GIFT))
-
-
-def _seconds(a: datetime, b: datetime) -> float:
-    return (a - b).total_seconds()
 
 
 class FilterChain:
@@ -138,14 +137,15 @@ class FilterChain:
         self._blocked_authors = {a.casefold() for a in settings.blocked_authors}
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
-        # author id -> recent (key, sent_at) of that author, for repeats
-        self._author_texts: BoundedLRU[str, deque[tuple[str, datetime]]] = BoundedLRU(settings.max_authors)
-        # text key -> recent (sent_at, author id), for floods
-        self._text_authors: BoundedLRU[str, deque[tuple[datetime, str]]] = BoundedLRU(settings.max_texts)
+        # Times below are sent_at as POSIX seconds, converted once per event.
+        # author id -> recent (key, time) of that author, for repeats
+        self._author_texts: BoundedLRU[str, deque[tuple[str, float]]] = BoundedLRU(settings.max_authors)
+        # text key -> recent (time, author id), for floods
+        self._text_authors: BoundedLRU[str, deque[tuple[float, str]]] = BoundedLRU(settings.max_texts)
         # text keys currently flooding (their pending copies were purged)
         self._flood_started: BoundedLRU[str, bool] = BoundedLRU(settings.max_texts)
         # author id -> (tokens, at), the token bucket
-        self._buckets: BoundedLRU[str, tuple[float, datetime]] = BoundedLRU(settings.max_authors)
+        self._buckets: BoundedLRU[str, tuple[float, float]] = BoundedLRU(settings.max_authors)
         self.flooded_key: str | None = None
 
     def state_size(self) -> int:
@@ -177,15 +177,25 @@ class FilterChain:
             return "command"
         # The windows remember every message, even ones rejected below, so a
         # flood keeps being recognised while it lasts.
-        repeat = self._is_repeat(event, key)
-        flood = self._is_flood(event, key)
-        if s.max_length and len(textlib.graphemes(event.text)) > s.max_length:
+        sent = event.sent_at.timestamp()
+        repeat = self._is_repeat(event, key, sent)
+        flood = self._is_flood(event, key, sent)
+        # Each check below has an exact cheap pre-test, because most chat is
+        # short plain text and this runs for every message of a flood: a
+        # text has no more graphemes than code points, a link needs a dot
+        # (or the word "dot"), and a run longer than max_run needs more than
+        # max_run code points.
+        if s.max_length and len(event.text) > s.max_length and len(textlib.graphemes(event.text)) > s.max_length:
             return "too_long"
-        if s.min_length and len(textlib.graphemes(text)) < s.min_length:
+        if s.min_length and (not text or (s.min_length > 1 and len(textlib.graphemes(text)) < s.min_length)):
             return "too_short"
-        if s.links and any(not textlib.host_allowed(h, self._allow) for h in textlib.find_links(text)):
+        if (
+            s.links
+            and _may_link(text)
+            and any(not textlib.host_allowed(h, self._allow) for h in textlib.find_links(text))
+        ):
             return "link"
-        if s.max_run and textlib.longest_run(text) > s.max_run:
+        if s.max_run and len(text) > s.max_run and textlib.longest_run(text) > s.max_run:
             return "char_run"
         if s.emoji_only and textlib.is_emoji_only(text):
             return "emoji_only"
@@ -198,40 +208,40 @@ class FilterChain:
             return "flood"
         if repeat:
             return "repeat"
-        if not self._take_token(event):
+        if not self._take_token(event, sent):
             return "rate_limit"
         return None
 
-    def _is_repeat(self, event: ChatEvent, key: str) -> bool:
+    def _is_repeat(self, event: ChatEvent, key: str, sent: float) -> bool:
         window = self.settings.repeat_window
         if not window or not key:
             return False
         history = self._author_texts.get(event.author.id) or deque(maxlen=8)
-        repeat = any(k == key and _seconds(event.sent_at, at) <= window for k, at in history)
-        history.append((key, event.sent_at))
+        repeat = any(k == key and sent - at <= window for k, at in history)
+        history.append((key, sent))
         self._author_texts.put(event.author.id, history)
         return repeat
 
-    def _is_flood(self, event: ChatEvent, key: str) -> bool:
+    def _is_flood(self, event: ChatEvent, key: str, sent: float) -> bool:
         s = self.settings
         if not s.flood_authors or not key:
             return False
         recent = self._text_authors.get(key) or deque(maxlen=4 * s.flood_authors)
-        while recent and _seconds(event.sent_at, recent[0][0]) > s.flood_window:
+        while recent and sent - recent[0][0] > s.flood_window:
             recent.popleft()
         if not recent:
             self._flood_started.pop(key)  # a quiet window ends a flood
-        recent.append((event.sent_at, event.author.id))
+        recent.append((sent, event.author.id))
         self._text_authors.put(key, recent)
         return len({author for _, author in recent}) >= s.flood_authors
 
-    def _take_token(self, event: ChatEvent) -> bool:
+    def _take_token(self, event: ChatEvent, sent: float) -> bool:
         s = self.settings
         if not s.rate_per_minute:
             return True
-        tokens, at = self._buckets.get(event.author.id) or (float(s.rate_burst), event.sent_at)
-        elapsed = max(0.0, _seconds(event.sent_at, at))
+        tokens, at = self._buckets.get(event.author.id) or (float(s.rate_burst), sent)
+        elapsed = max(0.0, sent - at)
         tokens = min(float(s.rate_burst), tokens + elapsed * s.rate_per_minute / 60.0)
         allowed = tokens >= 1.0
-        self._buckets.put(event.author.id, (tokens - 1.0 if allowed else tokens, event.sent_at))
+        self._buckets.put(event.author.id, (tokens - 1.0 if allowed else tokens, sent))
         return allowed
