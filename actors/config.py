@@ -82,6 +82,7 @@ class ServiceConfig:
 @attrs.frozen
 class RouterConfig:
     capacity: int = attrs.field(default=20, validator=at_least(1))
+    paid_capacity: int = attrs.field(default=50, validator=at_least(0))
     inbox_size: int = attrs.field(default=256, validator=at_least(1))
     dedupe_ids: int = attrs.field(default=10_000, validator=at_least(1))
     max_graphemes: int = attrs.field(default=200, validator=at_least(2))
@@ -106,6 +107,7 @@ class RouterConfig:
             rates=rates,
             names=self.vtuber_names,
             capacity=self.capacity,
+            paid_capacity=self.paid_capacity,
             max_age=self.max_age,
             paid_max_age=self.paid_max_age,
             max_graphemes=self.max_graphemes,

@@ -181,10 +181,14 @@ def _swap_ascii_case(text: str) -> str:
     return "".join(ch.swapcase() if ch.isascii() else ch for ch in text)
 
 
+FULL_WIDTH = {cp: cp + 0xFEE0 for cp in range(0x21, 0x7F)}  # "A" -> "Ａ", "!" -> "！"
+
+
 @given(tricky_text | any_text, st.data())
-def test_comparison_key_ignores_ascii_case_and_whitespace(text: str, data: st.DataObject) -> None:
+def test_comparison_key_ignores_ascii_case_width_and_whitespace(text: str, data: st.DataObject) -> None:
     key = comparison_key(text)
     assert comparison_key(_swap_ascii_case(text)) == key
+    assert comparison_key(text.translate(FULL_WIDTH)) == key
     # whitespace of any kind between any two graphemes
     clusters = graphemes(text)
     cuts = data.draw(st.lists(st.integers(0, len(clusters)), max_size=4, unique=True))
@@ -262,7 +266,7 @@ def test_comparison_key_examples() -> None:
 
 @given(tricky_text | any_text)
 def test_longest_run_is_bounded_by_the_visible_graphemes(text: str) -> None:
-    visible = [c for c in graphemes("".join(text.split()))]
+    visible = graphemes("".join(text.split()))
     assert 0 <= longest_run(text) <= len(visible)
     assert (longest_run(text) == 0) == (not visible)
 

@@ -33,6 +33,7 @@ class RoutingSettings:
     rates: Mapping[str, Decimal] = attrs.field(factory=lambda: dict(DEFAULT_RATES))
     names: tuple[str, ...] = ()  # the VTuber's names, for the mention bonus
     capacity: int = 20
+    paid_capacity: int = 50  # a room of its own for paid messages, on top
     max_age: float = math.inf  # seconds a message may wait; paid ones get paid_max_age
     paid_max_age: float = math.inf
     max_graphemes: int = 200
@@ -47,6 +48,7 @@ class Router:
         self.buffer = PendingBuffer(
             settings.capacity,
             ledger,
+            paid_capacity=settings.paid_capacity,
             ranker=self,
             max_age=settings.max_age,
             paid_max_age=settings.paid_max_age,

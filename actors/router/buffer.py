@@ -10,7 +10,10 @@ messages): a scan of cached numbers beats keeping a heap honest.
 
 It is bounded and *never blocks the producer*: when it is full, the
 lowest-scored message is evicted (dropped:overflow), because a slow VTuber
-must never slow a monitor into losing its platform connection. Messages
+must never slow a monitor into losing its platform connection. Paid
+messages have a room of their own (`paid_capacity`, on top of `capacity`):
+a busy chat never pushes out a donation, and a burst of donations never
+pushes out each other until that room too is full. Messages
 older than `max_age` expire (dropped:expired); paid ones get their own,
 longer `paid_max_age`, since a Super Chat read late is still better than
 one never read.
@@ -82,6 +85,7 @@ class PendingBuffer:
         capacity: int,
         ledger: Ledger,
         *,
+        paid_capacity: int = 0,
         ranker: Ranker | None = None,
         max_age: float = math.inf,
         paid_max_age: float = math.inf,
@@ -90,6 +94,7 @@ class PendingBuffer:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
+        self.paid_capacity = paid_capacity
         self._ledger = ledger
         self._ranker: Ranker = ranker if ranker is not None else ArrivalOrder()
         self._max_age = max_age
@@ -119,9 +124,8 @@ class PendingBuffer:
         self._seq += 1
         self._entries.append(_Entry(event, self._seq, self._ranker.static(event)))
         expired = self._take_expired(now)
-        evicted = None
-        if len(self._entries) > self.capacity:
-            evicted = min(self._entries, key=lambda e: self._rank(e, now))
+        evicted = self._over_capacity(now)
+        if evicted is not None:
             self._entries.remove(evicted)
         self._changed.unpark_all()
         self._record_drops(expired, "expired")
@@ -190,6 +194,22 @@ class PendingBuffer:
         dropped, self._entries = self._entries, []
         self._changed.unpark_all()
         self._record_drops(dropped, reason)
+
+    @property
+    def limit(self) -> int:
+        """The most messages that can be pending at once."""
+        return self.capacity + self.paid_capacity
+
+    def _over_capacity(self, now: float) -> _Entry | None:
+        """The entry to evict, if a room is over its bound."""
+        paid = [e for e in self._entries if e.event.is_paid]
+        unpaid = [e for e in self._entries if not e.event.is_paid]
+        if len(paid) > self.paid_capacity and len(unpaid) + len(paid) - self.paid_capacity > self.capacity:
+            # Both rooms are full: paid ones beyond their room compete with chat.
+            return min(self._entries, key=lambda e: self._rank(e, now))
+        if len(unpaid) > self.capacity:
+            return min(unpaid, key=lambda e: self._rank(e, now))
+        return None
 
     def _rank(self, entry: _Entry, now: float) -> tuple[float, int]:
         # Higher is better. Among equal scores the newer message ranks higher

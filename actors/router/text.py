@@ -57,30 +57,30 @@ def _class(code_points: Iterable[int], *, loose: bool = False) -> str:
     """A regex atom matching one of these code points.
 
     `re` finds a BMP character in a bitmap but then tries the astral ranges
-    one by one, for every character not in the bitmap: hundreds of them (the
-    marks of historic scripts) make every search 8x slower on chat text.
-    So a `loose` class, for a prefilter that may match too much, fills the
-    gaps between astral ranges (never over the emoji block); an exact class
-    with many astral ranges is guarded so only astral characters pay.
+    one by one, for every character not in the bitmap: the hundreds of the
+    historic scripts (U+10000-1EFFF) make every search 8x slower on chat
+    text. So a `loose` class, for a prefilter that may match too much, fills
+    the gaps between astral ranges (never over the emoji block); an exact
+    class keeps those ranges behind a guard only such characters pass.
     """
     ranges = _ranges(code_points)
-    bmp = [r for r in ranges if r[1] <= 0xFFFF]
-    astral = [r for r in ranges if r[1] > 0xFFFF]
     if loose:
         filled: list[tuple[int, int]] = []
-        for first, last in astral:
-            if filled and not (filled[-1][1] < 0x1FAFF and first > 0x1F000):
+        for first, last in ranges:
+            if filled and filled[-1][1] > 0xFFFF and not (filled[-1][1] < 0x1FAFF and first > 0x1F000):
                 filled[-1] = (filled[-1][0], last)
             else:
                 filled.append((first, last))
-        astral = filled
+        ranges = filled
+    historic = [r for r in ranges if 0xFFFF < r[1] < 0x1F000]
+    if len(historic) > 12:
+        rest = [r for r in ranges if r not in historic]
+        return f"(?:[{_class_body(rest)}]|(?=[\\U00010000-\\U0001efff])[{_class_body(historic)}])"
+    return f"[{_class_body(ranges)}]"
 
-    def body(ranges: list[tuple[int, int]]) -> str:
-        return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
 
-    if len(astral) <= 12 or not bmp:
-        return f"[{body(bmp + astral)}]"
-    return f"(?:[{body(bmp)}]|(?=[\\U00010000-\\U0010ffff])[{body(astral)}])"
+def _class_body(ranges: list[tuple[int, int]]) -> str:
+    return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
 
 
 def _points(spans: str) -> list[int]:
@@ -281,6 +281,7 @@ _ASTRAL_NOISE = _points("1D000-1D24F 1D300-1D35F 1D800-1DAAF 1F3FB-1F3FF 1FB00-1
 _KEY_NOISE = _class([*(p for p in _NOISE_POINTS if p <= 0xFFFF), *_ASTRAL_NOISE])
 _MARKS = _class(_MARK_POINTS)
 _KEY_DROP = re.compile(rf"{_KEY_NOISE}(?:{_KEY_NOISE}|{_MARKS})*")
+_KEY_NOISE_RUN = re.compile(rf"{_KEY_NOISE}+")
 _LEADING_MARKS = re.compile(rf"{_MARKS}+")
 _ASCII_NOISE = re.compile(r"[^a-z0-9]+")
 _CHAR_RUN = re.compile(r"(.)\1\1+", re.DOTALL)
@@ -337,14 +338,18 @@ def comparison_key(text: str) -> str:
 def _comparison_key(text: str) -> str:
     if text.isascii():  # the same steps, where noise is anything but a-z and 0-9
         return _CHAR_RUN.sub(_twice, _ASCII_NOISE.sub("", text.lower()))
-    # Folding turns every jamo into a compatibility jamo, and the drop takes
-    # marks with their base, so what remains composes with nothing.
-    key = _fold(text)
+    plain = not _NFKC_SUSPECTS.search(text)  # nothing to normalise, and no marks
+    key = text.casefold() if plain else _fold(text)
     if _ZWJ in key:
         key = _STRAY_ZWJ.sub(_first_group, key)
-    key = _KEY_DROP.sub("", key)
-    if leading := _LEADING_MARKS.match(key):
-        key = key[leading.end() :]
+    if plain:  # whitespace, most of the noise, goes at C speed first
+        key = _KEY_NOISE_RUN.sub("", "".join(key.split()))
+    else:
+        # Folding turns every jamo into a compatibility jamo, and the drop takes
+        # marks with their base, so what remains composes with nothing.
+        key = _KEY_DROP.sub("", key)
+        if leading := _LEADING_MARKS.match(key):
+            key = key[leading.end() :]
     key = _CHAR_RUN.sub(_twice, key)
     if _JOINING.search(key):  # multi-character clusters: flags, keycaps, marks
         clusters = graphemes(key)
