@@ -17,7 +17,7 @@ them (a resent id, a blocked author or bot, a blocked word). Spam heuristics
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Generic, TypeVar
 
 import attrs
@@ -30,6 +30,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 # Bots that post timers and command replies; names compared casefolded.
+_REPEAT_MEMORY = 6  # an author's last texts kept for the repeat filter
+
 KNOWN_BOTS = ("nightbot", "streamelements", "streamlabs", "moobot", "fossabot", "wizebot", "botrix", "ssakdook")
 
 
@@ -138,10 +140,12 @@ class FilterChain:
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
         # Times below are sent_at as POSIX seconds, converted once per event.
+        # Short lists, trimmed by hand: a deque always allocates a 64-slot
+        # block (~600 bytes), and there is one of these per author and text.
         # author id -> recent (key, time) of that author, for repeats
-        self._author_texts: BoundedLRU[str, deque[tuple[str, float]]] = BoundedLRU(settings.max_authors)
+        self._author_texts: BoundedLRU[str, list[tuple[str, float]]] = BoundedLRU(settings.max_authors)
         # text key -> recent (time, author id), for floods
-        self._text_authors: BoundedLRU[str, deque[tuple[float, str]]] = BoundedLRU(settings.max_texts)
+        self._text_authors: BoundedLRU[str, list[tuple[float, str]]] = BoundedLRU(settings.max_texts)
         # text keys currently flooding (their pending copies were purged)
         self._flood_started: BoundedLRU[str, bool] = BoundedLRU(settings.max_texts)
         # author id -> (tokens, at), the token bucket
@@ -216,23 +220,33 @@ class FilterChain:
         window = self.settings.repeat_window
         if not window or not key:
             return False
-        history = self._author_texts.get(event.author.id) or deque(maxlen=8)
+        history = self._author_texts.get(event.author.id)
+        if history is None:
+            history = []
+            self._author_texts.put(event.author.id, history)
         repeat = any(k == key and sent - at <= window for k, at in history)
         history.append((key, sent))
-        self._author_texts.put(event.author.id, history)
+        if len(history) > _REPEAT_MEMORY:
+            del history[0]
         return repeat
 
     def _is_flood(self, event: ChatEvent, key: str, sent: float) -> bool:
         s = self.settings
         if not s.flood_authors or not key:
             return False
-        recent = self._text_authors.get(key) or deque(maxlen=4 * s.flood_authors)
-        while recent and sent - recent[0][0] > s.flood_window:
-            recent.popleft()
+        recent = self._text_authors.get(key)
+        if recent is None:
+            recent = []
+            self._text_authors.put(key, recent)
+        stale = 0
+        while stale < len(recent) and sent - recent[stale][0] > s.flood_window:
+            stale += 1
+        del recent[:stale]
         if not recent:
             self._flood_started.pop(key)  # a quiet window ends a flood
         recent.append((sent, event.author.id))
-        self._text_authors.put(key, recent)
+        if len(recent) > 4 * s.flood_authors:
+            del recent[0]
         return len({author for _, author in recent}) >= s.flood_authors
 
     def _take_token(self, event: ChatEvent, sent: float) -> bool:

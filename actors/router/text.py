@@ -327,7 +327,9 @@ def comparison_key(text: str) -> str:
     Insensitive to case, width, whitespace, punctuation and symbols (emoji
     stay, without skin tones or variation selectors), and to how long a run
     is: every run of one character or one grapheme of length >= 2 becomes
-    exactly 2 ("lolllll" -> "loll", "ㅋㅋㅋㅋㅋ" -> "ㅋㅋ").
+    exactly 2 ("lolllll" -> "loll", "ㅋㅋㅋㅋㅋ" -> "ㅋㅋ"). Korean jamo are
+    compared as compatibility jamo, whichever form was typed, and never
+    compose ("ㅋㅠㅠㅠ" stays a laugh and a cry, not "큐").
 
     Idempotent: comparison_key(comparison_key(t)) == comparison_key(t).
     """
