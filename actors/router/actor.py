@@ -95,16 +95,26 @@ class Router:
         ).total
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
-        # Exactly what score() subtracts for age and for a recent answer.
+        return self.current_many([(event, static)], now)[0]
+
+    def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
+        # Exactly what score() subtracts for age and for a recent answer, for
+        # a whole buffer in one loop: eviction ranks every pending message on
+        # each push during a flood.
         w = self.settings.weights
-        value = static
-        age = now - event.received_at
-        if age > 0 and w.age_per_second:
-            value -= w.age_per_second * age
-        answered = self._answered_at.peek(event.author.id)
-        if answered is not None and w.recent_author and now - answered < w.recent_author_window:
-            value -= w.recent_author
-        return value
+        age_weight, recent, window = w.age_per_second, w.recent_author, w.recent_author_window
+        answered = self._answered_at.peek
+        out = []
+        for event, static in items:
+            value = static
+            age = now - event.received_at
+            if age > 0 and age_weight:
+                value -= age_weight * age
+            at = answered(event.author.id)
+            if at is not None and recent and now - at < window:
+                value -= recent
+            out.append(value)
+        return out
 
     def breakdown(self, event: ChatEvent, now: float) -> Score:
         return self.score(event, now)
@@ -160,7 +170,7 @@ class Router:
         reason = self.filters.check(event, text, key)
         if reason is None:
             self._keys[(event.platform.value, event.id)] = key
-            if self._seen_authors.get(event.author.id) is None:
+            if event.author.id not in self._seen_authors:
                 self._first.add((event.platform.value, event.id))
         self._seen_authors.put(event.author.id, True)
         return reason, event

@@ -49,6 +49,9 @@ class Ranker(Protocol):
     def current(self, event: ChatEvent, static: float, now: float) -> float:
         """The whole score now, from the cached static part."""
 
+    def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
+        """`current` for many (event, static) pairs at once: the hot path."""
+
     def breakdown(self, event: ChatEvent, now: float) -> Score:
         """The score now with its parts, for the log (once per dispatch)."""
 
@@ -61,6 +64,9 @@ class ArrivalOrder:
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
         return static
+
+    def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
+        return [static for _, static in items]
 
     def breakdown(self, event: ChatEvent, now: float) -> Score:
         return Score(total=-event.received_at, parts=(("arrival", -event.received_at),))
@@ -77,6 +83,7 @@ class _Entry:
     event: ChatEvent
     seq: int  # arrival order, the tie-breaker
     static: float  # the cached static part of its score
+    paid: bool  # which room it waits in
 
 
 class PendingBuffer:
@@ -122,7 +129,7 @@ class PendingBuffer:
             self._ledger.drop(event, "shutdown")
             return
         self._seq += 1
-        self._entries.append(_Entry(event, self._seq, self._ranker.static(event)))
+        self._entries.append(_Entry(event, self._seq, self._ranker.static(event), event.is_paid))
         expired = self._take_expired(now)
         evicted = self._over_capacity(now)
         if evicted is not None:
@@ -139,7 +146,7 @@ class PendingBuffer:
         expired = self._take_expired(now)
         picked: list[Picked] = []
         if self._entries:
-            ranked = sorted(self._entries, key=lambda e: self._rank(e, now), reverse=True)
+            ranked = self._ranked(self._entries, now)
             best = ranked[0]
             group = [best]
             if batch > 1 and _is_plain(best.event):
@@ -202,32 +209,33 @@ class PendingBuffer:
 
     def _over_capacity(self, now: float) -> _Entry | None:
         """The entry to evict, if a room is over its bound."""
-        paid = [e for e in self._entries if e.event.is_paid]
-        unpaid = [e for e in self._entries if not e.event.is_paid]
-        if len(paid) > self.paid_capacity and len(unpaid) + len(paid) - self.paid_capacity > self.capacity:
+        paid = sum(e.paid for e in self._entries)
+        unpaid = len(self._entries) - paid
+        if paid > self.paid_capacity and unpaid + paid - self.paid_capacity > self.capacity:
             # Both rooms are full: paid ones beyond their room compete with chat.
-            return min(self._entries, key=lambda e: self._rank(e, now))
-        if len(unpaid) > self.capacity:
-            return min(unpaid, key=lambda e: self._rank(e, now))
+            return self._ranked(self._entries, now)[-1]
+        if unpaid > self.capacity:
+            return self._ranked([e for e in self._entries if not e.paid], now)[-1]
         return None
 
-    def _rank(self, entry: _Entry, now: float) -> tuple[float, int]:
-        # Higher is better. Among equal scores the newer message ranks higher
-        # (it wins a pull, the older one is evicted first): of two equal chat
-        # lines, the newer is the one the conversation is still about.
-        return (self._ranker.current(entry.event, entry.static, now), entry.seq)
+    def _ranked(self, entries: list[_Entry], now: float) -> list[_Entry]:
+        """Best first. Among equal scores the newer message ranks higher (it
+        wins a pull, the older one is evicted first): of two equal chat
+        lines, the newer is the one the conversation is still about."""
+        scores = self._ranker.current_many([(e.event, e.static) for e in entries], now)
+        order = sorted(range(len(entries)), key=lambda i: (scores[i], entries[i].seq), reverse=True)
+        return [entries[i] for i in order]
 
     def _take_expired(self, now: float) -> list[_Entry]:
         if self._max_age == math.inf and self._paid_max_age == math.inf:
             return []
-        expired = [e for e in self._entries if now - e.event.received_at > self._age_limit(e.event)]
+        # Inline (no call per entry): this runs on every push of a flood.
+        chat_limit, paid_limit = self._max_age, self._paid_max_age
+        expired = [e for e in self._entries if now - e.event.received_at > (paid_limit if e.paid else chat_limit)]
         if expired:
             gone = set(map(id, expired))
             self._entries = [e for e in self._entries if id(e) not in gone]
         return expired
-
-    def _age_limit(self, event: ChatEvent) -> float:
-        return self._paid_max_age if event.is_paid else self._max_age
 
     def _record_drops(self, entries: list[_Entry], reason: str) -> None:
         for entry in entries:

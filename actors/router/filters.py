@@ -56,10 +56,14 @@ class BoundedLRU(Generic[K, V]):
         return self._data.get(key)
 
     def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.capacity:
-            self._data.popitem(last=False)
+        data = self._data
+        if key in data:
+            data.move_to_end(key)
+            data[key] = value
+        else:  # a new key goes to the end by itself; at most one falls off
+            data[key] = value
+            if len(data) > self.capacity:
+                data.popitem(last=False)
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
@@ -224,7 +228,11 @@ class FilterChain:
         if history is None:
             history = []
             self._author_texts.put(event.author.id, history)
-        repeat = any(k == key and sent - at <= window for k, at in history)
+        repeat = False
+        for earlier, at in history:  # a loop, not any(genexpr): it runs per message
+            if earlier == key and sent - at <= window:
+                repeat = True
+                break
         history.append((key, sent))
         if len(history) > _REPEAT_MEMORY:
             del history[0]
