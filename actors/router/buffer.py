@@ -209,14 +209,19 @@ class PendingBuffer:
 
     def _over_capacity(self, now: float) -> _Entry | None:
         """The entry to evict, if a room is over its bound."""
-        paid = sum(e.paid for e in self._entries)
-        unpaid = len(self._entries) - paid
-        if paid > self.paid_capacity and unpaid + paid - self.paid_capacity > self.capacity:
+        unpaid = [e for e in self._entries if not e.paid]
+        paid = len(self._entries) - len(unpaid)
+        if paid > self.paid_capacity and len(unpaid) + paid - self.paid_capacity > self.capacity:
             # Both rooms are full: paid ones beyond their room compete with chat.
-            return self._ranked(self._entries, now)[-1]
-        if unpaid > self.capacity:
-            return self._ranked([e for e in self._entries if not e.paid], now)[-1]
+            return self._lowest(self._entries, now)
+        if len(unpaid) > self.capacity:
+            return self._lowest(unpaid, now)
         return None
+
+    def _lowest(self, entries: list[_Entry], now: float) -> _Entry:
+        """The one to evict: the lowest score, and among equals the older."""
+        scores = self._ranker.current_many([(e.event, e.static) for e in entries], now)
+        return min(zip(scores, [e.seq for e in entries], entries, strict=True))[2]
 
     def _ranked(self, entries: list[_Entry], now: float) -> list[_Entry]:
         """Best first. Among equal scores the newer message ranks higher (it
