@@ -183,9 +183,12 @@ class PendingBuffer:
 
     def purge(self, matches: Callable[[ChatEvent], bool], reason: str = "purged") -> int:
         """Drop every pending event that `matches`; returns how many."""
-        purged = [e for e in self._entries if matches(e.event)]
+        purged: list[_Entry] = []
+        kept: list[_Entry] = []
+        for entry in self._entries:
+            (purged if matches(entry.event) else kept).append(entry)
         if purged:
-            self._entries = [e for e in self._entries if not matches(e.event)]
+            self._entries = kept
             self._changed.unpark_all()
         self._record_drops(purged, reason)
         return len(purged)
@@ -201,11 +204,6 @@ class PendingBuffer:
         dropped, self._entries = self._entries, []
         self._changed.unpark_all()
         self._record_drops(dropped, reason)
-
-    @property
-    def limit(self) -> int:
-        """The most messages that can be pending at once."""
-        return self.capacity + self.paid_capacity
 
     def _over_capacity(self, now: float) -> _Entry | None:
         """The entry to evict, if a room is over its bound."""
