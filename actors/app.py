@@ -169,16 +169,15 @@ class Service:
             # drain and end: when they finished, were stopped, or gave up
             # (a SupervisionError is never restarted, see supervisor_child).
             # Any other error may be restarted: the channel stays open.
+            done_for_good = True
             try:
                 await nested.target(ctx)
-            except SupervisionError:
-                self.chat_send.close()
+            except Exception as exc:
+                done_for_good = isinstance(exc, SupervisionError)
                 raise
-            except BaseException as exc:
-                if not isinstance(exc, Exception):
+            finally:
+                if done_for_good:
                     self.chat_send.close()
-                raise
-            self.chat_send.close()
 
         return run_monitors
 

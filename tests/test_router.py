@@ -146,7 +146,7 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
         bound = settings.dedupe_ids + 2 * settings.filters.max_authors + 2 * settings.filters.max_texts
         assert router.filters.state_size() <= bound
         assert len(router._seen_authors) <= settings.filters.max_authors
-        assert len(router._first) <= len(buffer)
+        assert len(router._pending) <= len(buffer)
     buffer.close()
     assert ledger.pending == 0
     assert ledger.balanced

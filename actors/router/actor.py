@@ -40,6 +40,12 @@ class RoutingSettings:
     dedupe_ids: int = 10_000
 
 
+@attrs.frozen
+class _PendingFacts:
+    key: str  # comparison key, for flood purges
+    first: bool  # its author's first message, for the score
+
+
 class Router:
     """Routing state that outlives router incarnations (like the buffer)."""
 
@@ -59,40 +65,35 @@ class Router:
         max_authors = settings.filters.max_authors
         self._seen_authors: BoundedLRU[str, bool] = BoundedLRU(max_authors)
         self._answered_at: BoundedLRU[str, float] = BoundedLRU(max_authors)
-        # Pending ids that were their author's first message (pending only).
-        self._first: set[tuple[str, str]] = set()
-        # The comparison key of each pending message, for flood purges.
-        self._keys: dict[tuple[str, str], str] = {}
+        # What routing learnt about each pending message: its comparison key
+        # (for flood purges) and whether it was its author's first message
+        # (for the score). Kept only while the message pends.
+        self._pending: dict[tuple[str, str], _PendingFacts] = {}
         ledger.listeners.append(self._on_fate)
 
     # ---- scoring ----------------------------------------------------------------
 
     def score(self, event: ChatEvent, now: float) -> Score:
         """The full score now, with its parts."""
+        return self._score(event, now, self._answered_at.peek(event.author.id))
+
+    # The buffer's Ranker: the static part once per push, then arithmetic.
+
+    def static(self, event: ChatEvent) -> float:
+        return self._score(event, event.received_at, None).total  # age 0, no recent answer
+
+    def _score(self, event: ChatEvent, now: float, last_answered_at: float | None) -> Score:
         s = self.settings
+        facts = self._pending.get((event.platform.value, event.id))
         return score(
             event,
             now=now,
             weights=s.weights,
             rates=s.rates,
             names=s.names,
-            first_message=(event.platform.value, event.id) in self._first,
-            last_answered_at=self._answered_at.peek(event.author.id),
+            first_message=facts is not None and facts.first,
+            last_answered_at=last_answered_at,
         )
-
-    # The buffer's Ranker: the static part once per push, then arithmetic.
-
-    def static(self, event: ChatEvent) -> float:
-        s = self.settings
-        return score(
-            event,
-            now=event.received_at,  # age 0
-            weights=s.weights,
-            rates=s.rates,
-            names=s.names,
-            first_message=(event.platform.value, event.id) in self._first,
-            last_answered_at=None,
-        ).total
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
         return self.current_many([(event, static)], now)[0]
@@ -126,8 +127,7 @@ class Router:
         # Only pending ids are kept. A filtered event never was pending, and
         # its id may be a resend of one that is: leave that one's flag alone.
         if fate is not Fate.FILTERED:
-            self._first.discard((event.platform.value, event.id))
-            self._keys.pop((event.platform.value, event.id), None)
+            self._pending.pop((event.platform.value, event.id), None)
 
     # ---- routing ----------------------------------------------------------------
 
@@ -147,9 +147,7 @@ class Router:
                 key = self.filters.flooded_key
                 # Only what the spam filters apply to: a paid message that
                 # happens to say "ㅋㅋㅋ" is still paid for.
-                self.buffer.purge(
-                    lambda e: spam_filterable(e) and self._keys.get((e.platform.value, e.id)) == key, reason="flood"
-                )
+                self.buffer.purge(lambda e: spam_filterable(e) and self._key_of(e) == key, reason="flood")
 
     def _decide(self, event: ChatEvent, now: float) -> tuple[str | None, ChatEvent]:
         text = textlib.sanitize(event.text, max_graphemes=self.settings.max_graphemes) if event.text else ""
@@ -169,11 +167,14 @@ class Router:
         key = textlib.comparison_key(text)
         reason = self.filters.check(event, text, key)
         if reason is None:
-            self._keys[(event.platform.value, event.id)] = key
-            if event.author.id not in self._seen_authors:
-                self._first.add((event.platform.value, event.id))
+            first = event.author.id not in self._seen_authors
+            self._pending[(event.platform.value, event.id)] = _PendingFacts(key, first)
         self._seen_authors.put(event.author.id, True)
         return reason, event
+
+    def _key_of(self, event: ChatEvent) -> str | None:
+        facts = self._pending.get((event.platform.value, event.id))
+        return None if facts is None else facts.key
 
     def drain(self, inbox: trio.MemoryReceiveChannel[ChatEvent]) -> None:
         """Route whatever is waiting in the channel now, without waiting."""
