@@ -416,7 +416,7 @@ def test_the_cached_ranking_equals_the_full_score(ops, later):
         if event is not None:
             for one in expand(op, event):
                 router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
-    for entry in router.buffer._entries:
+    for entry in router.buffer._all():
         for moment in (now, now + later):
             full = router.score(entry.event, moment).total
             assert router.current(entry.event, entry.static, moment) == pytest.approx(full, abs=1e-9)

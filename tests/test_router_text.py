@@ -20,6 +20,7 @@ from actors.router.text import (
     find_blocked_word,
     find_links,
     graphemes,
+    has_run_over,
     host_allowed,
     is_emoji_only,
     longest_run,
@@ -279,6 +280,15 @@ def test_longest_run_is_bounded_by_the_visible_graphemes(text: str) -> None:
 def test_longest_run_counts_a_run(unit: str, n: int, gap: str) -> None:
     assert longest_run(gap.join([unit] * n)) == n
     assert longest_run(f"x {unit * n} y") == max(n, 1)
+
+
+@given(
+    tricky_text | any_text | st.sampled_from(["ㅋ" * 11, "a" * 10 + " a", "😂" * 12, "e\u0301" * 11]),
+    st.integers(0, 12),
+)
+def test_has_run_over_is_the_longest_run_compared(text: str, limit: int) -> None:
+    """The filter's shortcut answers exactly what longest_run would."""
+    assert has_run_over(text, limit) == (longest_run(text) > limit)
 
 
 @pytest.mark.parametrize(

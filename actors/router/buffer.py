@@ -107,21 +107,30 @@ class PendingBuffer:
         self._max_age = max_age
         self._paid_max_age = paid_max_age
         self._on_dispatch = on_dispatch  # (event, now): e.g. the router noting who was answered
-        self._entries: list[_Entry] = []
+        # The two rooms, each in arrival order. Kept apart so that counting
+        # a room, and finding the chat to evict, never walks the other one:
+        # on a long stream the paid room sits full while chat floods by.
+        self._chat: list[_Entry] = []
+        self._paid: list[_Entry] = []
+        # Lower bounds of each room's oldest received_at: while nothing is
+        # old enough even measured from these, expiry has nothing to scan.
+        self._oldest_chat = math.inf
+        self._oldest_paid = math.inf
         self._seq = 0
         self._changed = trio.lowlevel.ParkingLot()
         self._input_finished = False
         self._closed = False
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._chat) + len(self._paid)
 
     @property
     def input_finished(self) -> bool:
         return self._input_finished or self._closed
 
     def pending(self) -> list[ChatEvent]:
-        return [entry.event for entry in self._entries]
+        """What is waiting, in arrival order."""
+        return [entry.event for entry in sorted(self._all(), key=lambda e: e.seq)]
 
     def push(self, event: ChatEvent, now: float) -> None:
         """Add an event the ledger has received (it is already pending)."""
@@ -129,11 +138,17 @@ class PendingBuffer:
             self._ledger.drop(event, "shutdown")
             return
         self._seq += 1
-        self._entries.append(_Entry(event, self._seq, self._ranker.static(event), event.is_paid))
+        entry = _Entry(event, self._seq, self._ranker.static(event), event.is_paid)
+        if entry.paid:
+            self._paid.append(entry)
+            self._oldest_paid = min(self._oldest_paid, event.received_at)
+        else:
+            self._chat.append(entry)
+            self._oldest_chat = min(self._oldest_chat, event.received_at)
         expired = self._take_expired(now)
         evicted = self._over_capacity(now)
         if evicted is not None:
-            self._entries.remove(evicted)
+            self._remove(evicted)
         self._changed.unpark_all()
         self._record_drops(expired, "expired")
         if evicted is not None:
@@ -145,14 +160,14 @@ class PendingBuffer:
         anything but plain chat, always goes alone. Empty if nothing pends."""
         expired = self._take_expired(now)
         picked: list[Picked] = []
-        if self._entries:
-            ranked = self._ranked(self._entries, now)
+        if self._chat or self._paid:
+            ranked = self._ranked(self._all(), now)
             best = ranked[0]
             group = [best]
             if batch > 1 and _is_plain(best.event):
                 group += [e for e in ranked[1:] if _is_plain(e.event)][: batch - 1]
             for entry in group:
-                self._entries.remove(entry)
+                self._remove(entry)
                 picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
             self._changed.unpark_all()
         self._record_drops(expired, "expired")
@@ -183,14 +198,13 @@ class PendingBuffer:
 
     def purge(self, matches: Callable[[ChatEvent], bool], reason: str = "purged") -> int:
         """Drop every pending event that `matches`; returns how many."""
-        purged: list[_Entry] = []
-        kept: list[_Entry] = []
-        for entry in self._entries:
-            (purged if matches(entry.event) else kept).append(entry)
+        purged = [entry for entry in self._all() if matches(entry.event)]
         if purged:
-            self._entries = kept
+            gone = set(map(id, purged))
+            self._chat = [e for e in self._chat if id(e) not in gone]
+            self._paid = [e for e in self._paid if id(e) not in gone]
             self._changed.unpark_all()
-        self._record_drops(purged, reason)
+        self._record_drops(sorted(purged, key=lambda e: e.seq), reason)
         return len(purged)
 
     def finish_input(self) -> None:
@@ -201,19 +215,25 @@ class PendingBuffer:
     def close(self, reason: str = "shutdown") -> None:
         """Stop: whatever is still pending is dropped with `reason`."""
         self._closed = True
-        dropped, self._entries = self._entries, []
+        dropped = sorted(self._all(), key=lambda e: e.seq)
+        self._chat, self._paid = [], []
         self._changed.unpark_all()
         self._record_drops(dropped, reason)
 
+    def _all(self) -> list[_Entry]:
+        return self._chat + self._paid
+
+    def _remove(self, entry: _Entry) -> None:
+        (self._paid if entry.paid else self._chat).remove(entry)
+
     def _over_capacity(self, now: float) -> _Entry | None:
         """The entry to evict, if a room is over its bound."""
-        unpaid = [e for e in self._entries if not e.paid]
-        paid = len(self._entries) - len(unpaid)
-        if paid > self.paid_capacity and len(unpaid) + paid - self.paid_capacity > self.capacity:
+        chat, paid = len(self._chat), len(self._paid)
+        if paid > self.paid_capacity and chat + paid - self.paid_capacity > self.capacity:
             # Both rooms are full: paid ones beyond their room compete with chat.
-            return self._lowest(self._entries, now)
-        if len(unpaid) > self.capacity:
-            return self._lowest(unpaid, now)
+            return self._lowest(self._all(), now)
+        if chat > self.capacity:
+            return self._lowest(self._chat, now)
         return None
 
     def _lowest(self, entries: list[_Entry], now: float) -> _Entry:
@@ -230,14 +250,26 @@ class PendingBuffer:
         return [entries[i] for i in order]
 
     def _take_expired(self, now: float) -> list[_Entry]:
-        if self._max_age == math.inf and self._paid_max_age == math.inf:
+        """Remove and return what is too old now, in arrival order."""
+        # This runs on every push of a flood, so first the cheap exact no:
+        # subtraction is monotonic, so if even the oldest bound is young
+        # enough, every entry is.
+        chat_due = now - self._oldest_chat > self._max_age
+        paid_due = now - self._oldest_paid > self._paid_max_age
+        if not (chat_due or paid_due):
             return []
-        # Inline (no call per entry): this runs on every push of a flood.
-        chat_limit, paid_limit = self._max_age, self._paid_max_age
-        expired = [e for e in self._entries if now - e.event.received_at > (paid_limit if e.paid else chat_limit)]
-        if expired:
-            gone = set(map(id, expired))
-            self._entries = [e for e in self._entries if id(e) not in gone]
+        expired: list[_Entry] = []
+        if chat_due:
+            limit = self._max_age
+            expired += [e for e in self._chat if now - e.event.received_at > limit]
+            self._chat = [e for e in self._chat if not now - e.event.received_at > limit]
+            self._oldest_chat = min((e.event.received_at for e in self._chat), default=math.inf)
+        if paid_due:
+            limit = self._paid_max_age
+            expired += [e for e in self._paid if now - e.event.received_at > limit]
+            self._paid = [e for e in self._paid if not now - e.event.received_at > limit]
+            self._oldest_paid = min((e.event.received_at for e in self._paid), default=math.inf)
+        expired.sort(key=lambda e: e.seq)
         return expired
 
     def _record_drops(self, entries: list[_Entry], reason: str) -> None:

@@ -386,6 +386,22 @@ def longest_run(text: str) -> int:
     return max(len(list(run)) for _, run in groupby(clusters))
 
 
+@functools.lru_cache(maxsize=16)
+def _run_longer_than(limit: int) -> re.Pattern[str]:
+    return re.compile(rf"(.)\1{{{limit}}}", re.DOTALL)
+
+
+def has_run_over(text: str, limit: int) -> bool:
+    """`longest_run(text) > limit`, without measuring every run: the spam
+    filter asks this of every message, and most have no run at all."""
+    text = "".join(text.split())
+    if len(text) <= limit:
+        return False
+    if not _JOINING.search(text):
+        return _run_longer_than(limit).search(text) is not None
+    return longest_run(text) > limit
+
+
 _EMOJI_EXTEND = _class(p for p in _EXTEND_POINTS if p not in _SKIN_TONES)  # a skin tone is a pictograph itself
 _EMOJI = rf"(?:[0-9#*]\ufe0f?\u20e3|{_PICT}{_EMOJI_EXTEND}*(?:{_ZWJ}{_PICT}{_EMOJI_EXTEND}*)*)"
 _SHORTCODE = r":[A-Za-z0-9_-]+:"  # YouTube member emoji, ":_miraHeart:"
