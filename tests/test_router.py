@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from actors.chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
 from actors.ledger import Fate, Ledger
 from actors.router import text as textlib
-from actors.router.actor import Router, RoutingSettings
+from actors.router.actor import Router, RoutingSettings, _RecentAnswers
 from actors.router.filters import FilterSettings
 from strategies import chat_events
 
@@ -453,3 +453,32 @@ def test_chat_never_pushes_out_a_paid_message(ops, settings):
                 # every paid message that waited before still waits (a moderator
                 # may remove one; nothing else may)
                 assert all(any(p is q for q in paid_after) for p in paid_before)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcdef"), st.floats(0, 200, allow_nan=False)), max_size=40),
+    st.floats(0, 300, allow_nan=False),
+    st.integers(1, 8),
+)
+def test_recent_answers_forget_only_what_no_longer_counts(answers, window, capacity):
+    """The router keeps an author's last answer only while it still costs
+    score; for time moving forward it must say exactly what a full record of
+    every answer says, and never hold more than its capacity."""
+    recent = _RecentAnswers(window, capacity)
+    everything: dict[str, float] = {}
+    now = 0.0
+    for author, step in answers:
+        now += step
+        recent.note(author, now)
+        everything.pop(author, None)
+        everything[author] = now  # in the order of the last answers
+        assert len(recent) <= capacity
+        for who, at in everything.items():
+            counts = now - at < window
+            kept = recent.peek(who)
+            if kept is not None:
+                assert kept == at
+            # the newest `capacity` answers are never forgotten while they count
+            newest = list(everything)[-capacity:]
+            if counts and who in newest:
+                assert kept == at

@@ -9,7 +9,8 @@ what they remove; everything else waits in the ranked buffer for the session.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ import trio
 
 from supervision import ChildContext
 
-from ..chat import ChatEvent, Kind
+from ..chat import ChatEvent, Kind, Platform
 from ..ledger import Fate, Ledger
 from . import text as textlib
 from .buffer import PendingBuffer
@@ -64,11 +65,11 @@ class Router:
         self.filters = FilterChain(settings.filters, dedupe_ids=settings.dedupe_ids)
         max_authors = settings.filters.max_authors
         self._seen_authors: BoundedLRU[str, bool] = BoundedLRU(max_authors)
-        self._answered_at: BoundedLRU[str, float] = BoundedLRU(max_authors)
+        self._answered_at = _RecentAnswers(settings.weights.recent_author_window, max_authors)
         # What routing learnt about each pending message: its comparison key
         # (for flood purges) and whether it was its author's first message
         # (for the score). Kept only while the message pends.
-        self._pending: dict[tuple[str, str], _PendingFacts] = {}
+        self._pending: dict[tuple[Platform, str], _PendingFacts] = {}
         ledger.listeners.append(self._on_fate)
 
     # ---- scoring ----------------------------------------------------------------
@@ -84,7 +85,7 @@ class Router:
 
     def _score(self, event: ChatEvent, now: float, last_answered_at: float | None) -> Score:
         s = self.settings
-        facts = self._pending.get((event.platform.value, event.id))
+        facts = self._pending.get((event.platform, event.id))
         return score(
             event,
             now=now,
@@ -100,34 +101,38 @@ class Router:
 
     def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
         # Exactly what score() subtracts for age and for a recent answer, for
-        # a whole buffer in one loop: eviction ranks every pending message on
-        # each push during a flood.
+        # a whole room in one loop: eviction ranks every pending chat on each
+        # push during a flood.
         w = self.settings.weights
         age_weight, recent, window = w.age_per_second, w.recent_author, w.recent_author_window
-        answered = self._answered_at.peek
-        out = []
-        for event, static in items:
-            value = static
-            age = now - event.received_at
-            if age > 0 and age_weight:
-                value -= age_weight * age
-            at = answered(event.author.id)
-            if at is not None and recent and now - at < window:
-                value -= recent
-            out.append(value)
+        if age_weight:
+            out = [
+                static - age_weight * (now - event.received_at) if now > event.received_at else static
+                for event, static in items
+            ]
+        else:
+            out = [static for _, static in items]
+        if recent:
+            answered = self._answered_at
+            authors = [event.author.id for event, _ in items]
+            if answered.any_of(authors):  # at C speed: usually none of them
+                for i, author in enumerate(authors):
+                    at = answered.peek(author)
+                    if at is not None and now - at < window:
+                        out[i] -= recent
         return out
 
     def breakdown(self, event: ChatEvent, now: float) -> Score:
         return self.score(event, now)
 
     def _answered(self, event: ChatEvent, now: float) -> None:
-        self._answered_at.put(event.author.id, now)
+        self._answered_at.note(event.author.id, now)
 
     def _on_fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         # Only pending ids are kept. A filtered event never was pending, and
         # its id may be a resend of one that is: leave that one's flag alone.
         if fate is not Fate.FILTERED:
-            self._pending.pop((event.platform.value, event.id), None)
+            self._pending.pop((event.platform, event.id), None)
 
     # ---- routing ----------------------------------------------------------------
 
@@ -168,12 +173,12 @@ class Router:
         reason = self.filters.check(event, text, key)
         if reason is None:
             first = event.author.id not in self._seen_authors
-            self._pending[(event.platform.value, event.id)] = _PendingFacts(key, first)
+            self._pending[(event.platform, event.id)] = _PendingFacts(key, first)
         self._seen_authors.put(event.author.id, True)
         return reason, event
 
     def _key_of(self, event: ChatEvent) -> str | None:
-        facts = self._pending.get((event.platform.value, event.id))
+        facts = self._pending.get((event.platform, event.id))
         return None if facts is None else facts.key
 
     def drain(self, inbox: trio.MemoryReceiveChannel[ChatEvent]) -> None:
@@ -205,3 +210,32 @@ class Router:
         while True:
             await trio.sleep(1.0)
             self.buffer.expire(trio.current_time())
+
+
+class _RecentAnswers:
+    """Author id -> when the AI last answered them, kept only while it still
+    costs them score (`window`): a handful of authors, not everyone ever
+    answered, so ranking can rule them all out in one set operation.
+
+    Answers arrive in time order, so the stale ones are at the front.
+    `capacity` bounds it even with an endless window.
+    """
+
+    def __init__(self, window: float, capacity: int) -> None:
+        self._window = window
+        self._capacity = capacity
+        self._at: OrderedDict[str, float] = OrderedDict()
+        self.peek: Callable[[str], float | None] = self._at.get
+
+    def note(self, author: str, now: float) -> None:
+        at = self._at
+        at.pop(author, None)
+        at[author] = now
+        while at and (len(at) > self._capacity or not now - next(iter(at.values())) < self._window):
+            at.popitem(last=False)
+
+    def any_of(self, authors: list[str]) -> bool:
+        return bool(self._at) and not self._at.keys().isdisjoint(authors)
+
+    def __len__(self) -> int:
+        return len(self._at)

@@ -17,21 +17,25 @@ them (a resent id, a blocked author or bot, a blocked word). Spam heuristics
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 import attrs
 
-from ..chat import ChatEvent, Kind, Role
+from ..chat import ChatEvent, Kind, Platform, Role
 from ..validators import at_least
 from . import text as textlib
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-# Bots that post timers and command replies; names compared casefolded.
+_second = itemgetter(1)
 _REPEAT_MEMORY = 6  # an author's last texts kept for the repeat filter
 
+# Bots that post timers and command replies; names compared casefolded.
 KNOWN_BOTS = ("nightbot", "streamelements", "streamlabs", "moobot", "fossabot", "wizebot", "botrix", "ssakdook")
 
 
@@ -41,6 +45,9 @@ class BoundedLRU(Generic[K, V]):
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._data: OrderedDict[K, V] = OrderedDict()
+        # Bound straight to the dict: a C call, not a Python frame, because
+        # ranking peeks once per pending message on every push of a flood.
+        self.peek: Callable[[K], V | None] = self._data.get  # like get, without counting as a use
 
     def get(self, key: K) -> V | None:
         value = self._data.get(key)
@@ -50,10 +57,6 @@ class BoundedLRU(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         self._data.pop(key, None)
-
-    def peek(self, key: K) -> V | None:
-        """Like get, without counting as a use."""
-        return self._data.get(key)
 
     def put(self, key: K, value: V) -> None:
         data = self._data
@@ -80,11 +83,11 @@ class RecentIds:
     """
 
     def __init__(self, capacity: int) -> None:
-        self._seen: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)
+        self._seen: BoundedLRU[tuple[Platform, str], bool] = BoundedLRU(capacity)
 
     def seen_before(self, event: ChatEvent) -> bool:
         """True if this id was seen; records it either way."""
-        key = (event.platform.value, event.id)
+        key = (event.platform, event.id)
         if key in self._seen:
             self._seen.get(key)
             return True
@@ -123,9 +126,12 @@ def _may_link(text: str) -> bool:
     return "." in text or "dot" in text.casefold()
 
 
+_PAID_KINDS = frozenset({Kind.MEMBERSHIP, Kind.GIFT})  # a constant: enum lookups are slow
+
+
 def spam_filterable(event: ChatEvent) -> bool:
     """Whether the spam heuristics apply: not to what the audience paid for."""
-    return not (event.is_paid or event.kind in (Kind.MEMBERSHIP, Kind.GIFT))
+    return event.amount is None and event.kind not in _PAID_KINDS
 
 
 class FilterChain:
@@ -144,22 +150,19 @@ class FilterChain:
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
         # Times below are sent_at as POSIX seconds, converted once per event.
-        # Short lists, trimmed by hand: a deque always allocates a 64-slot
-        # block (~600 bytes), and there is one of these per author and text.
-        # author id -> recent (key, time) of that author, for repeats
-        self._author_texts: BoundedLRU[str, list[tuple[str, float]]] = BoundedLRU(settings.max_authors)
-        # text key -> recent (time, author id), for floods
-        self._text_authors: BoundedLRU[str, list[tuple[float, str]]] = BoundedLRU(settings.max_texts)
-        # text keys currently flooding (their pending copies were purged)
-        self._flood_started: BoundedLRU[str, bool] = BoundedLRU(settings.max_texts)
-        # author id -> (tokens, at), the token bucket
-        self._buckets: BoundedLRU[str, tuple[float, float]] = BoundedLRU(settings.max_authors)
+        # One record per author and one per text, so a message costs one
+        # lookup in each map, not one per filter.
+        self._authors: BoundedLRU[str, _AuthorMemory] = BoundedLRU(settings.max_authors)
+        self._texts: BoundedLRU[str, _TextMemory] = BoundedLRU(settings.max_texts)
         self.flooded_key: str | None = None
+        # What a text alone decides, remembered for the texts seen lately:
+        # chat repeats itself ("ㅋㅋㅋ", "lol", a raid's slogan), and these
+        # verdicts depend on nothing else.
+        self._text_verdict = functools.lru_cache(maxsize=4096)(self._judge_text)
 
     def state_size(self) -> int:
         """How many entries the chain remembers, all maps together (bounded)."""
-        maps = (self._author_texts, self._text_authors, self._flood_started, self._buckets)
-        return len(self.recent_ids) + sum(len(m) for m in maps)
+        return len(self.recent_ids) + len(self._authors) + len(self._texts)
 
     def check(self, event: ChatEvent, text: str, key: str) -> str | None:
         """`text` is the sanitised text, `key` its comparison key."""
@@ -167,67 +170,78 @@ class FilterChain:
         if self.recent_ids.seen_before(event):
             return "duplicate"
         author = event.author
-        if author.id.casefold() in self._blocked_authors or author.name.casefold() in self._blocked_authors:
+        blocked = self._blocked_authors
+        if blocked and (author.id.casefold() in blocked or author.name.casefold() in blocked):
             return "blocked_author"
         if author.name.casefold().replace(" ", "") in self._bots:
             return "bot"
         if self.settings.own_messages and Role.OWNER in author.roles and event.kind is Kind.CHAT:
             return "own_message"
-        if self._blocked_words.find(text) is not None:
+        blocked_word, text_reason = self._text_verdict(event.text, text)
+        if blocked_word:
             return "blocked_word"
         if not spam_filterable(event):
             return None
-        return self._spam_reason(event, text, key)
-
-    def _spam_reason(self, event: ChatEvent, text: str, key: str) -> str | None:
-        s = self.settings
-        if s.commands and text.startswith("!"):
+        if self.settings.commands and text.startswith("!"):
             return "command"
-        # The windows remember every message, even ones rejected below, so a
-        # flood keeps being recognised while it lasts.
-        sent = event.sent_at.timestamp()
-        repeat = self._is_repeat(event, key, sent)
-        flood = self._is_flood(event, key, sent)
-        # Each check below has an exact cheap pre-test, because most chat is
-        # short plain text and this runs for every message of a flood: a
-        # text has no more graphemes than code points, a link needs a dot
-        # (or the word "dot"), and a run longer than max_run needs more than
-        # max_run code points.
-        if s.max_length and len(event.text) > s.max_length and len(textlib.graphemes(event.text)) > s.max_length:
-            return "too_long"
-        if s.min_length and (not text or (s.min_length > 1 and len(textlib.graphemes(text)) < s.min_length)):
-            return "too_short"
-        if (
+        return self._spam_reason(event, key, text_reason)
+
+    def _judge_text(self, raw: str, text: str) -> tuple[bool, str | None]:
+        """What the text alone says: (has a blocked word, its spam reason).
+        `raw` is the text as sent, `text` the sanitised one."""
+        s = self.settings
+        # Each check below has an exact cheap pre-test: a text has no more
+        # graphemes than code points, a link needs a dot (or the word
+        # "dot"), and a run longer than max_run needs more code points.
+        if s.max_length and len(raw) > s.max_length and len(textlib.graphemes(raw)) > s.max_length:
+            reason: str | None = "too_long"
+        elif s.min_length and (not text or (s.min_length > 1 and len(textlib.graphemes(text)) < s.min_length)):
+            reason = "too_short"
+        elif (
             s.links
             and _may_link(text)
             and any(not textlib.host_allowed(h, self._allow) for h in textlib.find_links(text))
         ):
-            return "link"
-        if s.max_run and len(text) > s.max_run and textlib.longest_run(text) > s.max_run:
-            return "char_run"
-        if s.emoji_only and textlib.is_emoji_only(text):
-            return "emoji_only"
-        if flood:
+            reason = "link"
+        elif s.max_run and len(text) > s.max_run and textlib.has_run_over(text, s.max_run):
+            reason = "char_run"
+        elif s.emoji_only and textlib.is_emoji_only(text):
+            reason = "emoji_only"
+        else:
+            reason = None
+        return self._blocked_words.find(text) is not None, reason
+
+    def _spam_reason(self, event: ChatEvent, key: str, text_reason: str | None) -> str | None:
+        s = self.settings
+        # The windows remember every message, even ones rejected below, so a
+        # flood keeps being recognised while it lasts.
+        sent = event.sent_at.timestamp()
+        author = self._authors.get(event.author.id)
+        if author is None:
+            author = _AuthorMemory(float(s.rate_burst), sent)
+            self._authors.put(event.author.id, author)
+        repeat = self._is_repeat(author, key, sent)
+        flood = self._is_flood(event, key, sent)
+        if text_reason is not None:
+            return text_reason
+        if flood is not None:
             # Purging pending copies is needed once, when the flood starts:
             # every later copy is filtered here and never becomes pending.
-            if self._flood_started.get(key) is None:
+            if not flood.flooding:
+                flood.flooding = True
                 self.flooded_key = key
-            self._flood_started.put(key, True)
             return "flood"
         if repeat:
             return "repeat"
-        if not self._take_token(event, sent):
+        if not self._take_token(author, sent):
             return "rate_limit"
         return None
 
-    def _is_repeat(self, event: ChatEvent, key: str, sent: float) -> bool:
+    def _is_repeat(self, author: _AuthorMemory, key: str, sent: float) -> bool:
         window = self.settings.repeat_window
         if not window or not key:
             return False
-        history = self._author_texts.get(event.author.id)
-        if history is None:
-            history = []
-            self._author_texts.put(event.author.id, history)
+        history = author.texts
         repeat = False
         for earlier, at in history:  # a loop, not any(genexpr): it runs per message
             if earlier == key and sent - at <= window:
@@ -238,32 +252,59 @@ class FilterChain:
             del history[0]
         return repeat
 
-    def _is_flood(self, event: ChatEvent, key: str, sent: float) -> bool:
+    def _is_flood(self, event: ChatEvent, key: str, sent: float) -> _TextMemory | None:
+        """The text's memory if it is flooding now, else None."""
         s = self.settings
         if not s.flood_authors or not key:
-            return False
-        recent = self._text_authors.get(key)
-        if recent is None:
-            recent = []
-            self._text_authors.put(key, recent)
+            return None
+        text = self._texts.get(key)
+        if text is None:
+            text = _TextMemory()
+            self._texts.put(key, text)
+        recent = text.recent
         stale = 0
         while stale < len(recent) and sent - recent[stale][0] > s.flood_window:
             stale += 1
         del recent[:stale]
         if not recent:
-            self._flood_started.pop(key)  # a quiet window ends a flood
+            text.flooding = False  # a quiet window ends a flood
         recent.append((sent, event.author.id))
         if len(recent) > 4 * s.flood_authors:
             del recent[0]
-        return len({author for _, author in recent}) >= s.flood_authors
+        # Most texts are said once: too few to count authors at all.
+        if len(recent) < s.flood_authors or len(set(map(_second, recent))) < s.flood_authors:
+            return None
+        return text
 
-    def _take_token(self, event: ChatEvent, sent: float) -> bool:
+    def _take_token(self, author: _AuthorMemory, sent: float) -> bool:
         s = self.settings
         if not s.rate_per_minute:
             return True
-        tokens, at = self._buckets.get(event.author.id) or (float(s.rate_burst), sent)
-        elapsed = max(0.0, sent - at)
-        tokens = min(float(s.rate_burst), tokens + elapsed * s.rate_per_minute / 60.0)
+        elapsed = max(0.0, sent - author.at)
+        tokens = min(float(s.rate_burst), author.tokens + elapsed * s.rate_per_minute / 60.0)
         allowed = tokens >= 1.0
-        self._buckets.put(event.author.id, (tokens - 1.0 if allowed else tokens, sent))
+        author.tokens, author.at = (tokens - 1.0 if allowed else tokens), sent
         return allowed
+
+
+class _AuthorMemory:
+    """What the filters remember of one author."""
+
+    __slots__ = ("at", "texts", "tokens")
+
+    def __init__(self, tokens: float, at: float) -> None:
+        # Short lists, trimmed by hand: a deque always allocates a 64-slot
+        # block (~600 bytes), and there is one of these per author and text.
+        self.texts: list[tuple[str, float]] = []  # recent (key, sent), for repeats
+        self.tokens = tokens  # the token bucket, as of `at`
+        self.at = at
+
+
+class _TextMemory:
+    """What the filters remember of one text (by comparison key)."""
+
+    __slots__ = ("flooding", "recent")
+
+    def __init__(self) -> None:
+        self.recent: list[tuple[float, str]] = []  # (sent, author id) within the flood window
+        self.flooding = False  # its pending copies were purged when the flood started
