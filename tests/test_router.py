@@ -85,9 +85,12 @@ operations = st.lists(
     | routes
     | bursts
     | st.tuples(st.just("take"), st.none(), steps)
+    | st.tuples(st.sampled_from(["checkout", "confirm", "give_back"]), st.none(), steps)
     | st.tuples(st.just("step"), st.none(), steps),
     max_size=40,
 )
+# checkout/confirm/give_back: the OLV session's two-step take. A checked-out
+# turn is in flight (still pending) until its turn starts or it is given back.
 
 
 def expand(op: str, event: ChatEvent) -> list[ChatEvent]:
@@ -125,6 +128,7 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
     ledger, buffer = router.ledger, router.buffer
     now = 0.0
     taken: list = []
+    in_flight: list = []
     for op, event, dt in ops:
         now += dt
         if op in ("route", "raid", "spam"):
@@ -139,14 +143,26 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
                 # arithmetic may differ from the full score in the last bits)
                 assert picked[0].score.total == pytest.approx(best, abs=1e-9)
             taken += [p.event for p in picked]
+        elif op == "checkout":
+            if not in_flight:
+                in_flight = buffer.checkout(now)
+        elif op == "confirm":
+            buffer.confirm(in_flight, now)
+            taken += [p.event for p in in_flight]
+            in_flight = []
+        elif op == "give_back":
+            buffer.give_back(in_flight, now)
+            in_flight = []
         else:
             buffer.expire(now)
         assert ledger.balanced, ledger.to_dict()
-        assert len(buffer) == ledger.pending <= settings.capacity + settings.paid_capacity
+        assert buffer.in_flight == len(in_flight)
+        assert len(buffer) + buffer.in_flight == ledger.pending
+        assert len(buffer) <= settings.capacity + settings.paid_capacity
         bound = settings.dedupe_ids + 2 * settings.filters.max_authors + 2 * settings.filters.max_texts
         assert router.filters.state_size() <= bound
         assert len(router._seen_authors) <= settings.filters.max_authors
-        assert len(router._pending) <= len(buffer)
+        assert len(router._pending) <= len(buffer) + buffer.in_flight
     buffer.close()
     assert ledger.pending == 0
     assert ledger.balanced

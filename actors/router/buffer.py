@@ -116,6 +116,8 @@ class PendingBuffer:
         # old enough even measured from these, expiry has nothing to scan.
         self._oldest_chat = math.inf
         self._oldest_paid = math.inf
+        # Checked out, not yet confirmed or given back (see checkout).
+        self._in_flight: dict[int, _Entry] = {}
         self._seq = 0
         self._changed = trio.lowlevel.ParkingLot()
         self._input_finished = False
@@ -158,6 +160,25 @@ class PendingBuffer:
         """The next turn, counted as dispatched: the best message, or in digest
         mode (batch > 1) the best ordinary chats together. A paid message, or
         anything but plain chat, always goes alone. Empty if nothing pends."""
+        picked = self.checkout(now, batch=batch)
+        self.confirm(picked, now)
+        return picked
+
+    async def pull(self, *, batch: int = 1) -> list[Picked]:
+        """Wait for the next turn, counted as dispatched. Raises
+        trio.EndOfChannel once the input is finished (or the buffer closed)
+        and nothing is pending."""
+        picked = await self.pull_checkout(batch=batch)
+        self.confirm(picked, trio.current_time())
+        return picked
+
+    # A session that can lose a message before its turn starts (the OLV
+    # client) takes it in two steps: checkout, then confirm once the turn
+    # started (dispatched, exactly once) or give_back if it never did. In
+    # between it is in flight: out of the rooms, still pending in the ledger.
+
+    def checkout(self, now: float, *, batch: int = 1) -> list[Picked]:
+        """Like take, but the turn stays in flight until confirm or give_back."""
         expired = self._take_expired(now)
         picked: list[Picked] = []
         if self._chat or self._paid:
@@ -168,25 +189,61 @@ class PendingBuffer:
                 group += [e for e in ranked[1:] if _is_plain(e.event)][: batch - 1]
             for entry in group:
                 self._remove(entry)
+                self._in_flight[id(entry.event)] = entry
                 picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
             self._changed.unpark_all()
         self._record_drops(expired, "expired")
-        for p in picked:
-            if self._on_dispatch is not None:
-                self._on_dispatch(p.event, now)
-            self._ledger.dispatch(p.event, p.score.to_dict())
         return picked
 
-    async def pull(self, *, batch: int = 1) -> list[Picked]:
-        """Wait for the next turn. Raises trio.EndOfChannel once the input is
-        finished (or the buffer closed) and nothing is pending."""
+    async def pull_checkout(self, *, batch: int = 1) -> list[Picked]:
+        """Wait for the next turn and check it out (see checkout)."""
         while True:
-            picked = self.take(trio.current_time(), batch=batch)
+            picked = self.checkout(trio.current_time(), batch=batch)
             if picked:
                 return picked
             if self.input_finished:
                 raise trio.EndOfChannel
             await self._changed.park()
+
+    def confirm(self, picked: list[Picked], now: float) -> None:
+        """The turn started: its messages are dispatched, once."""
+        for p in picked:
+            if self._in_flight.pop(id(p.event), None) is None:
+                continue  # already has its fate (confirmed before, or dropped at close)
+            if self._on_dispatch is not None:
+                self._on_dispatch(p.event, now)
+            self._ledger.dispatch(p.event, p.score.to_dict())
+
+    def give_back(self, picked: list[Picked], now: float) -> None:
+        """The turn never started: its messages wait again, ranked as before
+        (arrival order and cached score kept). If the rooms filled up in the
+        meantime, the lowest is evicted as usual."""
+        returned = [e for e in (self._in_flight.pop(id(p.event), None) for p in picked) if e is not None]
+        if not returned:
+            return
+        if self._closed:  # too late to wait again
+            self._record_drops(returned, "shutdown")
+            return
+        for entry in returned:
+            if entry.paid:
+                self._paid.append(entry)
+                self._oldest_paid = min(self._oldest_paid, entry.event.received_at)
+            else:
+                self._chat.append(entry)
+                self._oldest_chat = min(self._oldest_chat, entry.event.received_at)
+        expired = self._take_expired(now)
+        evicted: list[_Entry] = []
+        while (lowest := self._over_capacity(now)) is not None:
+            self._remove(lowest)
+            evicted.append(lowest)
+        self._changed.unpark_all()
+        self._record_drops(expired, "expired")
+        self._record_drops(evicted, "overflow")
+
+    @property
+    def in_flight(self) -> int:
+        """Checked out, with no fate yet."""
+        return len(self._in_flight)
 
     def expire(self, now: float) -> int:
         """Drop what is too old now; the router calls it between events too."""
@@ -215,8 +272,8 @@ class PendingBuffer:
     def close(self, reason: str = "shutdown") -> None:
         """Stop: whatever is still pending is dropped with `reason`."""
         self._closed = True
-        dropped = sorted(self._all(), key=lambda e: e.seq)
-        self._chat, self._paid = [], []
+        dropped = sorted([*self._all(), *self._in_flight.values()], key=lambda e: e.seq)
+        self._chat, self._paid, self._in_flight = [], [], {}
         self._changed.unpark_all()
         self._record_drops(dropped, reason)
 
