@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.check:
         enabled = [name for name in ("replay", "youtube", "chzzk") if getattr(config.monitors, name).enabled]
-        print(f"{args.config}: OK (monitors: {', '.join(enabled)}; session: {config.session.mode})")
+        print(f"{args.config}: OK (monitors: {', '.join(enabled)}; session: {config.session.kind})")
         return 0
     service = Service(config, StatusLog(fmt=args.log_format, redact=secret_values(config)))
     try:

@@ -49,6 +49,7 @@ from .monitors.replay import ReplayCursor, ReplaySource, run_replay
 from .monitors.retry import FatalMonitorError
 from .router.actor import Router
 from .session.console import run_console_session
+from .session.olv import OlvSession
 from .statuslog import StatusLog
 
 MonitorFactory = Callable[["Service"], Sequence[ChildSpec]]
@@ -135,13 +136,7 @@ class Service:
         nested = supervisor_child(monitors, restart=Restart.TRANSIENT, rng=rng)
         session = ChildSpec(
             id="session",
-            target=functools.partial(
-                run_console_session,
-                buffer=self.buffer,
-                speaking_time=config.session.speaking_time,
-                batch=config.router.batch,
-                emit=self.log.emit,
-            ),
+            target=self._session_target(),
             restart=Restart.TRANSIENT,
             significant=True,
             backoff=Backoff(min_delay=1.0, max_delay=30.0),
@@ -160,6 +155,29 @@ class Service:
             intensity=config.service.intensity,
             period=config.service.period,
             auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
+        )
+
+    def _session_target(self) -> Callable[[ChildContext], Awaitable[None]]:
+        config = self.config
+        templates = config.session.templates.prompt_templates()
+        on_turn_ended = self.archive.turn_ended if self.archive is not None else None
+        if config.session.kind == "olv":
+            olv = OlvSession(
+                self.buffer,
+                config.session.olv.settings(batch=config.router.batch),
+                format_turn=templates.turn,
+                emit=self.log.emit,
+                on_turn_ended=on_turn_ended,
+            )
+            return olv.run
+        return functools.partial(
+            run_console_session,
+            buffer=self.buffer,
+            speaking_time=config.session.speaking_time,
+            batch=config.router.batch,
+            emit=self.log.emit,
+            format_turn=templates.turn,
+            on_turn_ended=on_turn_ended,
         )
 
     def _monitors_target(self, nested: ChildSpec) -> Callable[[ChildContext], Awaitable[None]]:
@@ -203,7 +221,7 @@ class Service:
         """Run until the input ends or a signal; returns the exit code."""
         self._started = trio.current_time()
         monitors = [spec.id for spec in self.monitor_specs]
-        self.log.emit("service.starting", monitors=monitors, session=self.config.session.mode)
+        self.log.emit("service.starting", monitors=monitors, session=self.config.session.kind)
         failure: str | None = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._tick_status)

@@ -26,9 +26,13 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
+from .chat import Platform
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
 from .router.priority import DEFAULT_RATES, Weights
+from .session.olv import OlvSettings
+from .session.olv_protocol import Mode, Timing
+from .session.prompt import DEFAULT_DIGEST_INTRO, DEFAULT_TEMPLATES, KINDS, PromptTemplates, check_template
 from .validators import ValueProblem, at_least, greater_than, one_of, within
 
 ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
@@ -120,11 +124,102 @@ class ArchiveConfig:
     path: str = ""  # empty: no archive; else JSON Lines, appended, relative to the config file
 
 
+def _template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    try:
+        check_template(value)
+    except ValueError as exc:
+        raise ValueProblem(attribute.name, str(exc)) from None
+
+
+def _templates_by_kind(instance: Any, attribute: attrs.Attribute[Any], value: dict[str, str]) -> None:
+    for kind, template in value.items():
+        if kind not in KINDS:
+            raise ValueProblem(f"{attribute.name}.{kind}", f"unknown kind; use one of {', '.join(KINDS)}")
+        try:
+            check_template(template)
+        except ValueError as exc:
+            raise ValueProblem(f"{attribute.name}.{kind}", str(exc)) from None
+
+
+@attrs.frozen
+class TemplatesConfig:
+    """How each kind of message is put to the VTuber; see actors/session/prompt.py."""
+
+    chat: str = attrs.field(default=DEFAULT_TEMPLATES["chat"], validator=_template)
+    donation: str = attrs.field(default=DEFAULT_TEMPLATES["donation"], validator=_template)
+    sticker: str = attrs.field(default=DEFAULT_TEMPLATES["sticker"], validator=_template)
+    membership: str = attrs.field(default=DEFAULT_TEMPLATES["membership"], validator=_template)
+    gift: str = attrs.field(default=DEFAULT_TEMPLATES["gift"], validator=_template)
+    digest_intro: str = DEFAULT_DIGEST_INTRO
+    youtube: dict[str, str] = attrs.field(factory=dict, validator=_templates_by_kind)  # per-kind overrides
+    chzzk: dict[str, str] = attrs.field(factory=dict, validator=_templates_by_kind)
+
+    def prompt_templates(self) -> PromptTemplates:
+        return PromptTemplates(
+            templates={kind: getattr(self, kind) for kind in KINDS},
+            overrides={Platform.YOUTUBE: dict(self.youtube), Platform.CHZZK: dict(self.chzzk)},
+            digest_intro=self.digest_intro,
+        )
+
+
+def _websocket_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.startswith(("ws://", "wss://")):
+        raise ValueProblem(attribute.name, f"must be a ws:// or wss:// URL, got {value!r}")
+
+
+@attrs.frozen
+class OlvConfig:
+    """Open-LLM-VTuber ([session.olv]); used when session.kind = "olv"."""
+
+    url: str = attrs.field(default="ws://127.0.0.1:12393/client-ws", validator=_websocket_url)
+    mode: str = attrs.field(default="client-ws", validator=one_of(*(m.value for m in Mode)))
+    start_timeout: float = attrs.field(default=5.0, validator=greater_than(0))
+    llm_budget: float = attrs.field(default=60.0, validator=greater_than(0))
+    turn_margin: float = attrs.field(default=10.0, validator=at_least(0))
+    resend_every: float = attrs.field(default=1.5, validator=greater_than(0))
+    watchdog_margin: float = attrs.field(default=8.0, validator=at_least(0))
+    connect_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
+    heartbeat_every: float = attrs.field(default=20.0, validator=greater_than(0))
+    silence_timeout: float = attrs.field(default=65.0, validator=greater_than(0))
+    max_message_mib: int = attrs.field(default=32, validator=at_least(16))
+    new_history_every: int = attrs.field(default=0, validator=at_least(0))
+    idle_speak_after: float = attrs.field(default=0.0, validator=at_least(0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.silence_timeout <= self.heartbeat_every:
+            raise ValueProblem(
+                "silence_timeout",
+                f"must be longer than heartbeat_every ({self.heartbeat_every:g} s), got {self.silence_timeout:g}",
+            )
+
+    def settings(self, batch: int) -> OlvSettings:
+        return OlvSettings(
+            url=self.url,
+            mode=Mode(self.mode),
+            timing=Timing(
+                start_timeout=self.start_timeout,
+                llm_budget=self.llm_budget,
+                turn_margin=self.turn_margin,
+                resend_every=self.resend_every,
+                watchdog_margin=self.watchdog_margin,
+            ),
+            connect_timeout=self.connect_timeout,
+            heartbeat_every=self.heartbeat_every,
+            silence_timeout=self.silence_timeout,
+            max_message_size=self.max_message_mib * 2**20,
+            new_history_every=self.new_history_every,
+            idle_speak_after=self.idle_speak_after,
+            batch=batch,
+        )
+
+
 @attrs.frozen
 class SessionConfig:
-    mode: str = attrs.field(default="console", validator=one_of("console"))
-    speaking_time: float = attrs.field(default=3.0, validator=at_least(0))
+    kind: str = attrs.field(default="console", validator=one_of("console", "olv"))
+    speaking_time: float = attrs.field(default=3.0, validator=at_least(0))  # console
     turn_grace: float = attrs.field(default=10.0, validator=at_least(0))
+    olv: OlvConfig = attrs.field(factory=OlvConfig)
+    templates: TemplatesConfig = attrs.field(factory=TemplatesConfig)
 
 
 @attrs.frozen

@@ -35,7 +35,7 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults_it_documents():
 
 def test_an_empty_file_is_the_demo():
     config = parse_config("", env={})
-    assert config.monitors.replay.enabled and config.session.mode == "console"
+    assert config.monitors.replay.enabled and config.session.kind == "console"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_an_empty_file_is_the_demo():
             "[monitors.backoff]\nmin_delay = 9\nmax_delay = 3",
             "config.toml: monitors.backoff.max_delay: must be at least min_delay (9), got 3",
         ),
-        ('[session]\nmode = "olv"', "config.toml: session.mode: must be one of console; got 'olv'"),
+        ('[session]\nkind = "vtube"', "config.toml: session.kind: must be one of console, olv; got 'vtube'"),
         (
             "[monitors]\nreplay = 3",
             "config.toml: monitors.replay: expected a table ([section] or {...}), got an integer",

@@ -8,21 +8,30 @@ that takes longer than the child's shutdown grace).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
 
 from supervision import ChildContext
 
+from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer
-from .prompt import format_turn
+from .prompt import format_turn as default_format_turn
 
 Emit = Callable[..., None]
+TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]
 
 
 async def run_console_session(
-    ctx: ChildContext, buffer: PendingBuffer, *, speaking_time: float, batch: int = 1, emit: Emit
+    ctx: ChildContext,
+    buffer: PendingBuffer,
+    *,
+    speaking_time: float,
+    batch: int = 1,
+    emit: Emit,
+    format_turn: Callable[[list[ChatEvent]], str] = default_format_turn,
+    on_turn_ended: TurnEnded | None = None,
 ) -> None:
     """Returns when all input is finished and spoken: that ends the run."""
     ctx.started()
@@ -55,12 +64,14 @@ async def run_console_session(
             await trio.sleep(speaking_time)
             interrupted = False
         finally:
-            emit(
-                "session.turn_ended",
-                "warning" if interrupted else "info",
-                id=events[0].id,
-                duration_s=round(trio.current_time() - started, 3),
-                interrupted=interrupted,
-                reply=None,
-            )
+            ended: dict[str, Any] = {
+                "id": events[0].id,
+                "outcome": "cut_off" if interrupted else "ended",
+                "reply": None,  # the console has no AI
+                "duration_s": round(trio.current_time() - started, 3),
+                "interrupted": interrupted,
+            }
+            emit("session.turn_ended", "warning" if interrupted else "info", **ended)
+            if on_turn_ended is not None:
+                on_turn_ended(events, ended)
     ctx.set_status(f"stopped after {turns} turns")
