@@ -104,8 +104,10 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
     if event == "session.turn_started":
         return f"{mark} session   ▶ {f['text']}"
     if event == "session.turn_ended":
-        cut = " (interrupted)" if f.get("interrupted") else ""
-        return f"{mark} session   ■ turn ended after {f['duration_s']:.1f}s{cut}"
+        outcome = f.get("outcome", "ended")
+        cut = "" if outcome == "ended" else f" ({outcome})"
+        said = f": {_short(f['reply'], 70)}" if f.get("reply") else ""
+        return f"{mark} session   ■ turn ended after {f.get('duration_s') or 0.0:.1f}s{cut}{said}"
     if event == "router.dispatched":
         return ""  # the session's turn line says it, with the prompt
     if event.startswith("router."):
@@ -113,7 +115,8 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
         reason = f":{f['reason']}" if "reason" in f else ""
         return f"{mark} router    {fate}{reason} {f['id']} {f['author']}: {_short(f['text'], 50)}"
     if event.startswith("supervision."):
-        return f"{mark} {_render_supervision(event.removeprefix('supervision.'), f)}"
+        said = _render_supervision(event.removeprefix("supervision."), f)
+        return f"{mark} {said}" if said else ""
     if event == "service.status":
         return render_status(f)
     if event == "service.failed":

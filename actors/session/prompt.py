@@ -59,8 +59,9 @@ _NO_DECIMALS = {"KRW", "JPY", "TWD"}
 def format_amount(amount: Amount) -> str:
     """The platform's own display string if it gave one, else the currency's
     usual form: ``₩1,000``, ``$5.00``, ``¥500``."""
-    if amount.display.strip():
-        return amount.display.strip()
+    display = " ".join(amount.display.split())  # one line, whatever the platform sent
+    if display:
+        return display
     code = amount.currency.upper()
     places = Decimal(1) if code in _NO_DECIMALS else Decimal("0.01")
     number = f"{amount.value.quantize(places):,}"
