@@ -370,3 +370,31 @@ path = "archive.jsonl"
         assert record["reply"] == "[joy] Hi there! Nice to see you."
         assert record["turn"]["outcome"] == "ended" and record["turn"]["audio_s"] == pytest.approx(0.12)
         assert record["score"]["total"] is not None
+
+
+async def test_a_stop_lets_the_turn_in_progress_finish_and_sends_nothing_more():
+    """A graceful stop mid-turn: the AI finishes its sentence (no interrupt,
+    no new text-input), then the session ends; what still waits is left to
+    the service's final accounting."""
+    fake = FakeOlv(attrs.evolve(QUICK, volumes=25))  # half a second of speech per sentence
+    ledger = Ledger()
+    router = Router(ledger, OPEN_ROUTER)
+    for event in chats(3):
+        router.route(event, trio.current_time())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.serve)
+        olv = OlvSession(
+            router.buffer,
+            OlvSettings(url=fake.url(), timing=TIMING, heartbeat_every=0.5, silence_timeout=3.0),
+            format_turn=format_turn,
+            emit=lambda event, *a, **k: event == "session.turn_started" and supervisor.stop(),
+        )
+        supervisor = supervised(olv)
+        with trio.fail_after(10):
+            await supervisor.run()
+        nursery.cancel_scope.cancel()
+    assert [t.outcome for t in fake.turns] == ["ended"]
+    assert not fake.interrupts and fake.overlaps == 0
+    assert ledger.dispatched == 1 and ledger.pending == 2
+    router.buffer.close()
+    assert ledger.dropped == {"shutdown": 2} and ledger.balanced
