@@ -156,7 +156,10 @@ class OlvSession:
                     await self._turn_loop(ctx, conn)
                     nursery.cancel_scope.cancel()
         except (OSError, trio_websocket.HandshakeError) as exc:
-            raise OlvError(f"cannot connect to {s.url}: {exc or type(exc).__name__}") from None
+            # trio-websocket's HandshakeError says nothing itself; the cause
+            # does ("all attempts to connect ... failed", a 403, a timeout).
+            why = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
+            raise OlvError(f"cannot connect to {s.url}: {why}") from None
         except BaseExceptionGroup as group:
             # The reader's or the heartbeat's OlvError comes wrapped by the
             # nursery; the supervisor's log should say what went wrong.
