@@ -47,6 +47,7 @@ from .config import BackoffConfig, Config
 from .ledger import Ledger
 from .monitors.replay import ReplayCursor, ReplaySource, run_replay
 from .monitors.retry import FatalMonitorError
+from .monitors.youtube import YouTubeCursor, YouTubeMonitor
 from .router.actor import Router
 from .session.console import run_console_session
 from .session.olv import OlvSession
@@ -93,6 +94,22 @@ def configured_monitors(service: Service) -> list[ChildSpec]:
                 shutdown=2.0,
             )
         )
+    if monitors.youtube.enabled:
+        youtube = YouTubeMonitor(
+            monitors.youtube.settings(),
+            service.chat_send,
+            service.youtube_cursor,
+            emit=service.log.emit,
+        )
+        specs.append(
+            ChildSpec(
+                id="youtube",
+                target=youtube.run,
+                restart=Restart.PERMANENT,  # a stream ends, the monitor waits for the next
+                backoff=monitor_backoff(monitors.backoff),
+                shutdown=2.0,
+            )
+        )
     return specs
 
 
@@ -118,6 +135,7 @@ class Service:
         self.buffer = self.router.buffer
         self.chat_send, self.chat_recv = trio.open_memory_channel[ChatEvent](config.router.inbox_size)
         self.replay_cursor = ReplayCursor()
+        self.youtube_cursor = YouTubeCursor()
         self.monitor_specs = list(monitors(self))
         self.supervisor = Supervisor(self._root_spec(self.monitor_specs, rng), hooks=[log.supervision_hook], rng=rng)
         self._started = 0.0

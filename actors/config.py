@@ -27,6 +27,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
 from .chat import Platform
+from .monitors.youtube import YouTubeSettings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
 from .router.priority import DEFAULT_RATES, Weights
@@ -246,14 +247,42 @@ class ReplayConfig:
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
 
 
+def _http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise ValueProblem(attribute.name, f"must be an http:// or https:// URL, got {value!r}")
+
+
 @attrs.frozen
 class YouTubeConfig:
     enabled: bool = False
     api_key: Secret = attrs.field(factory=Secret)
-    video_id: str = ""
-    channel_id: str = ""
+    video_id: str = ""  # the live video; or
+    channel_id: str = ""  # the channel, whose live video is searched for
+    api_base_url: str = attrs.field(default="https://www.googleapis.com/youtube/v3", validator=_http_url)
+    daily_quota: int = attrs.field(default=10_000, validator=at_least(100))
+    stream_hours: float = attrs.field(default=8.0, validator=greater_than(0))
+    skip_backlog: bool = True
+    live_check_every: float = attrs.field(default=120.0, validator=at_least(10))
+    search_every: float = attrs.field(default=600.0, validator=at_least(60))
+    request_timeout: float = attrs.field(default=30.0, validator=greater_than(0))
     max_retries: int = attrs.field(default=10, validator=at_least(0))
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
+
+    def settings(self) -> YouTubeSettings:
+        return YouTubeSettings(
+            api_key=self.api_key.reveal(),
+            video_id=self.video_id,
+            channel_id=self.channel_id,
+            api_base_url=self.api_base_url.rstrip("/"),
+            daily_quota=self.daily_quota,
+            stream_hours=self.stream_hours,
+            skip_backlog=self.skip_backlog,
+            live_check_every=self.live_check_every,
+            search_every=self.search_every,
+            request_timeout=self.request_timeout,
+            max_retries=self.max_retries,
+            retry_interval=self.retry_interval,
+        )
 
 
 @attrs.frozen
@@ -389,8 +418,11 @@ def _check_whole(config: Config) -> list[str]:
     """Rules that span several settings."""
     problems = []
     monitors = config.monitors
-    if monitors.youtube.enabled:
-        problems.append("monitors.youtube.enabled: the YouTube monitor is not part of this version yet")
+    youtube = monitors.youtube
+    if youtube.enabled and not youtube.api_key:
+        problems.append("monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)")
+    if youtube.enabled and not (youtube.video_id or youtube.channel_id):
+        problems.append("monitors.youtube: set video_id (the live video) or channel_id (to find it)")
     if monitors.chzzk.enabled:
         problems.append("monitors.chzzk.enabled: the Chzzk monitor is not part of this version yet")
     if not (monitors.replay.enabled or monitors.youtube.enabled or monitors.chzzk.enabled):

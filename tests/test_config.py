@@ -74,8 +74,8 @@ def test_an_empty_file_is_the_demo():
             "config.toml: monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk",
         ),
         (
-            "[monitors.youtube]\nenabled = true",
-            "config.toml: monitors.youtube.enabled: the YouTube monitor is not part of this version yet",
+            '[monitors.youtube]\nenabled = true\nvideo_id = "v"',
+            "config.toml: monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)",
         ),
     ],
 )
