@@ -132,10 +132,10 @@ def test_an_interrupt_is_only_ever_due_during_a_turn(ops, mode):
 @given(steps, st.sampled_from(list(Mode)))
 def test_every_turn_ends_even_if_the_server_goes_silent(ops, mode):
     """Liveness: whatever happened, jumping the clock to each deadline brings
-    the machine back to idle in a few steps (chain-end never needed)."""
+    the machine back to idle (chain-end never needed)."""
     machine, _ = run_steps(mode, ops)
     now = 1e6 if not ops else sum(v for k, v in ops if k == "tick")
-    for _ in range(10):
+    for _ in range(100):  # playback resends every 1.5 s until the budget ends
         if machine.phase is Phase.IDLE:
             break
         deadline = machine.deadline()

@@ -18,11 +18,13 @@ from actors.monitors.youtube_api import (
     ApiError,
     PageError,
     Skip,
+    fresh_events,
     live_chat_id_of,
     parse_error,
     parse_item,
     parse_page,
 )
+from actors.router.filters import BoundedLRU
 
 SAMPLES = Path(__file__).parent / "data" / "yt_samples"
 
@@ -227,3 +229,43 @@ def test_the_quota_day_turns_at_midnight_pacific():
     assert not planner.can_spend(5, late)
     assert planner.wait_for_units(5, late) == pytest.approx(60.0)
     assert planner.can_spend(5, late + timedelta(minutes=2))
+
+
+# ---- never twice: pages, reconnects and backlog skips ---------------------------------------
+
+# A fetch: ("poll", new) - new messages arrive and the next page (with the
+# token) returns them; ("reconnect", k) - the monitor restarts without a
+# token: the API returns up to k recent messages again, and that first page
+# is backlog (remembered, not emitted).
+fetches = st.lists(
+    st.tuples(st.just("poll"), st.integers(0, 6)) | st.tuples(st.just("reconnect"), st.integers(0, 10)),
+    max_size=40,
+)
+
+
+@given(fetches, st.booleans())
+def test_no_message_is_emitted_twice_and_order_is_kept(plan, skip_backlog):
+    seen: BoundedLRU[str, bool] = BoundedLRU(10_000)
+    stream: list[dict] = []
+    emitted: list[str] = []
+    first_seen_in_live_page: list[str] = []
+    ever: set[str] = set()
+    position = 0
+    for kind, n in plan:
+        if kind == "poll":
+            stream += [base(f"LCC.{len(stream) + i}", "textMessageEvent", len(stream) + i,
+                            **GOOD["textMessageEvent"][1]) for i in range(n)]  # fmt: skip
+            window, backlog = stream[position:], False
+        else:
+            window, backlog = stream[max(0, len(stream) - n) :], skip_backlog
+        position = len(stream)
+        page = parse_page({"items": window})
+        fresh = fresh_events(page, seen)
+        if not backlog:
+            emitted += [e.id for e in fresh]
+            first_seen_in_live_page += [i for i in page.item_ids if i not in ever]
+        ever |= set(page.item_ids)
+    assert len(emitted) == len(set(emitted))
+    order = [int(i.split(".")[1]) for i in emitted]
+    assert order == sorted(order)
+    assert emitted == first_seen_in_live_page

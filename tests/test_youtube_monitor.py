@@ -8,6 +8,8 @@ quota is never overspent; faults are recovered from or given up on cleanly.
 from __future__ import annotations
 
 import functools
+import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -15,10 +17,11 @@ import trio
 import trio.testing
 from fakes.youtube import FakeYouTube, Fault
 
-from actors.app import monitor_backoff
+from actors.app import Service, monitor_backoff
 from actors.chat import ChatEvent, Kind
-from actors.config import BackoffConfig
+from actors.config import BackoffConfig, parse_config, secret_values
 from actors.monitors.youtube import YouTubeCursor, YouTubeMonitor, YouTubeSettings
+from actors.statuslog import StatusLog
 from supervision import ChildContext, ChildSpec, ChildState, Restart, Supervisor, SupervisorSpec
 
 # 09:00 Pacific: a quota day has 15 hours left, more than the 8-hour stream.
@@ -38,6 +41,8 @@ class Outcome:
     youtube_state: ChildState
     sibling_restarts: int
     restarts: int
+    statuses: list[str]  # the monitor's status line, every five virtual minutes
+    youtube_error: str | None
 
     def named(self, name: str) -> list[dict]:
         return [f for event, _, f in self.log if event == name]
@@ -52,6 +57,7 @@ def run(script, *, hours: float, settings: dict | None = None, fake: FakeYouTube
     log: list[tuple[str, str, dict]] = []
     cursor = YouTubeCursor()
     result: dict = {}
+    statuses: list[str] = []
 
     async def bystander(ctx: ChildContext) -> None:
         ctx.started()
@@ -95,19 +101,31 @@ def run(script, *, hours: float, settings: dict | None = None, fake: FakeYouTube
             )
             supervisor = Supervisor(spec)
             nursery.start_soon(supervisor.run)
+
+            async def watch_status() -> None:
+                while True:
+                    await trio.sleep(300)
+                    child = next(c for c in supervisor.snapshot().children if c.id == "youtube")
+                    statuses.append(child.status_text or "")
+
+            nursery.start_soon(watch_status)
             await script(fake, nursery)
             await trio.sleep_until(hours * 3600)
             snapshot = {c.id: c for c in supervisor.snapshot().children}
             result["state"] = snapshot["youtube"].state
             result["restarts"] = snapshot["youtube"].restarts
             result["sibling"] = snapshot["bystander"].restarts
+            last_exit = snapshot["youtube"].last_exit
+            result["error"] = last_exit.error if last_exit else None
             supervisor.stop()
             await supervisor.wait_finished()
             await send.aclose()
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    return Outcome(fake, events, log, cursor, result["state"], result["sibling"], result["restarts"])
+    return Outcome(
+        fake, events, log, cursor, result["state"], result["sibling"], result["restarts"], statuses, result["error"]
+    )
 
 
 def posted_ids(fake: FakeYouTube, after: datetime | None = None) -> list[str]:
@@ -177,6 +195,7 @@ def test_quota_exhaustion_waits_for_the_reset_instead_of_looping():
     assert len(refused) <= 2, refused  # one to learn it, no hammering
     assert outcome.named("youtube.quota_exceeded")
     assert any(e.text == "said while we wait" for e in outcome.events)  # delivered after the reset
+    assert any(status.startswith("quota exhausted: waiting for the reset") for status in outcome.statuses)
     assert_once_in_order(outcome)
     assert outcome.youtube_state is ChildState.RUNNING
 
@@ -269,6 +288,8 @@ def test_a_bad_key_gives_up_at_once_and_the_others_go_on():
 
     outcome = run(script, hours=0.5, settings={"api_key": "wrong"})
     assert outcome.youtube_state is ChildState.FAILED
+    assert "refused the API key" in (outcome.youtube_error or "")
+    assert "wrong" not in (outcome.youtube_error or "")  # the key itself is never shown
     assert outcome.restarts == 0
     assert len(outcome.fake.calls) == 1  # no loop burning quota
     assert outcome.sibling_restarts == 0
@@ -288,3 +309,55 @@ def test_waiting_for_live_says_so_and_spends_little():
     videos_calls = [c for c in outcome.fake.calls if c[1] == "videos.list"]
     assert len(videos_calls) <= 1800 / 60 + 2
     assert [e.text for e in outcome.events] == ["finally"]
+    assert outcome.statuses[0].startswith(f"waiting for live (video {outcome.fake.video_id})")
+    assert outcome.statuses[-1].startswith("live | 1 messages | polling every")
+
+
+def test_the_service_reads_youtube_chat_from_the_config(tmp_path):
+    """`python -m actors` with [monitors.youtube]: chat goes through the
+    router to the session; a secret key never reaches the log."""
+    fake = FakeYouTube(wall_clock=wall, api_key="s3cret-key-123")
+    out = io.StringIO()
+    result = {}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(fake.serve)
+            fake.go_live()
+            config = parse_config(
+                f"""
+[session]
+speaking_time = 2.0
+[monitors.replay]
+enabled = false
+[monitors.youtube]
+enabled = true
+video_id = "{fake.video_id}"
+api_base_url = "{fake.base_url}"
+""",
+                base_dir=tmp_path,
+                env={"YOUTUBE_API_KEY": "s3cret-key-123"},
+            )
+            service = Service(config, StatusLog(out, fmt="json", wall_clock=wall, redact=secret_values(config)))
+
+            async def stream() -> None:
+                await trio.sleep(60)
+                fake.chat("Alice", "hello Mira, what are we playing?")
+                fake.super_chat("Bob", "for the stream!", 5_000_000, "USD", display="$5.00")
+                await trio.sleep(120)
+                service.supervisor.stop()
+
+            nursery.start_soon(stream)
+            result["code"] = await service.run()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert result["code"] == 0
+    spoken = [line["text"] for line in lines if line["event"] == "session.turn_started"]
+    assert sorted(spoken) == [
+        '[YouTube Super Chat $5.00] Bob: "for the stream!"',
+        '[YouTube] Alice: "hello Mira, what are we playing?"',
+    ]
+    assert "s3cret-key-123" not in out.getvalue()
+    assert lines[-1]["counts"]["received"] == 2

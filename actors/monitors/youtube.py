@@ -37,7 +37,16 @@ from ..chat import ChatEvent
 from ..router.filters import BoundedLRU
 from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, QuotaPlanner, next_reset
 from .retry import FatalMonitorError, run_with_retries
-from .youtube_api import KNOWN_TYPES, ApiError, PageError, live_chat_id_of, live_video_of, parse_error, parse_page
+from .youtube_api import (
+    KNOWN_TYPES,
+    ApiError,
+    PageError,
+    fresh_events,
+    live_chat_id_of,
+    live_video_of,
+    parse_error,
+    parse_page,
+)
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
@@ -233,9 +242,7 @@ class YouTubeMonitor:
             page = parse_page(body, received_at=trio.current_time())
             connected()
             cursor.slow_factor = max(1.0, cursor.slow_factor / 2)
-            fresh = [e for e in page.events if e.id not in cursor.seen]
-            for item_id in page.item_ids:
-                cursor.seen.put(item_id, True)
+            fresh = fresh_events(page, cursor.seen)
             for skip in page.skipped:
                 if skip.type not in KNOWN_TYPES and skip.type not in cursor.unknown_logged:
                     cursor.unknown_logged.add(skip.type)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -288,6 +288,22 @@ _CONVERTERS = {
 }
 
 KNOWN_TYPES = frozenset(_CONVERTERS) | SILENT_TYPES | {"chatEndedEvent"}
+
+
+class SeenIds(Protocol):
+    def __contains__(self, item_id: object) -> bool: ...
+    def put(self, item_id: str, value: bool) -> None: ...
+
+
+def fresh_events(page: Page, seen: SeenIds) -> list[ChatEvent]:
+    """The page's events not seen before, in page order; records every item
+    id of the page as seen (events and skips alike). Pages overlap after a
+    reconnect without a token (it returns recent history again), and a
+    skipped backlog is remembered too, so this is where "never twice" lives."""
+    fresh = [event for event in page.events if event.id not in seen]
+    for item_id in page.item_ids:
+        seen.put(item_id, True)
+    return fresh
 
 
 def live_chat_id_of(body: object) -> tuple[str | None, bool]:

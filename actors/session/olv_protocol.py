@@ -236,6 +236,13 @@ class OlvTurns:
             if self.phase in (Phase.IDLE, Phase.AWAITING_START):
                 assert self.turn is not None
                 self.turn.started_at = now
+            else:
+                # A new turn began inside this one (we missed a chain-end):
+                # whatever playback we owed belonged to the old one, and an
+                # answer now would release the new turn early.
+                assert self.turn is not None
+                self.turn.playback_due = math.inf
+                self.turn.synth_completes = 0
         elif self.phase in TURN_PHASES:
             turn = self.turn
             assert turn is not None
