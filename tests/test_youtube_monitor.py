@@ -361,3 +361,24 @@ api_base_url = "{fake.base_url}"
     ]
     assert "s3cret-key-123" not in out.getvalue()
     assert lines[-1]["counts"]["received"] == 2
+
+
+def test_a_channel_is_searched_sparingly_until_it_goes_live():
+    """search.list has a small allowance of its own: looked up at most every
+    `search_every` seconds, the answer cached."""
+
+    async def script(fake: FakeYouTube, nursery: trio.Nursery) -> None:
+        async def later() -> None:
+            await trio.sleep(3600)
+            fake.go_live()
+            await trio.sleep(900)
+            fake.chat("x", "found you")
+
+        nursery.start_soon(later)
+
+    fake = FakeYouTube(wall_clock=wall)
+    outcome = run(script, hours=1.5, fake=fake, settings={"video_id": "", "channel_id": fake.channel_id})
+    searches = [c for c in outcome.fake.calls if c[1] == "search.list"]
+    assert 6 <= len(searches) <= 3600 / 600 + 3
+    assert [e.text for e in outcome.events] == ["found you"]
+    assert outcome.named("youtube.live")

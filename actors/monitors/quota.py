@@ -53,7 +53,7 @@ class QuotaPlanner:
     daily_quota: int = 10_000
     stream_hours: float = 8.0
     reserve: int = 50
-    min_stream_left: float = 3600.0
+    min_stream_left: float = 900.0
     used: int = 0  # units spent on the current quota day, by our own count
     day: date | None = None
     exhausted_until: datetime | None = None  # the API said quotaExceeded
