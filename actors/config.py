@@ -265,6 +265,7 @@ class YouTubeConfig:
     live_check_every: float = attrs.field(default=120.0, validator=at_least(10))
     search_every: float = attrs.field(default=600.0, validator=at_least(60))
     request_timeout: float = attrs.field(default=30.0, validator=greater_than(0))
+    use_stream: bool = False
     max_retries: int = attrs.field(default=10, validator=at_least(0))
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
 
@@ -280,6 +281,7 @@ class YouTubeConfig:
             live_check_every=self.live_check_every,
             search_every=self.search_every,
             request_timeout=self.request_timeout,
+            use_stream=self.use_stream,
             max_retries=self.max_retries,
             retry_interval=self.retry_interval,
         )

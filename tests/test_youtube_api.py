@@ -16,6 +16,7 @@ from actors.chat import Kind, Role
 from actors.monitors.quota import LIST_COST, QuotaPlanner, next_reset, quota_day
 from actors.monitors.youtube_api import (
     ApiError,
+    JsonArrayReader,
     PageError,
     Skip,
     fresh_events,
@@ -269,3 +270,21 @@ def test_no_message_is_emitted_twice_and_order_is_kept(plan, skip_backlog):
     order = [int(i.split(".")[1]) for i in emitted]
     assert order == sorted(order)
     assert emitted == first_seen_in_live_page
+
+
+@given(
+    st.lists(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3), max_size=6),
+    st.lists(st.integers(1, 40), max_size=20),
+    st.sampled_from(["", " ", "\n"]),
+)
+def test_the_stream_reader_yields_each_element_however_the_body_is_cut(elements, cuts, gap):
+    body = "[" + f",{gap}".join(json.dumps(e, ensure_ascii=False) for e in elements) + "]"
+    reader = JsonArrayReader()
+    got: list[object] = []
+    position = 0
+    for cut in cuts:
+        got += reader.feed(body[position : position + cut])
+        position += cut
+    got += reader.feed(body[position:])
+    assert got == elements
+    assert reader.closed

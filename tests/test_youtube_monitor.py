@@ -382,3 +382,30 @@ def test_a_channel_is_searched_sparingly_until_it_goes_live():
     assert 6 <= len(searches) <= 3600 / 600 + 3
     assert [e.text for e in outcome.events] == ["found you"]
     assert outcome.named("youtube.live")
+
+
+def test_the_stream_endpoint_delivers_sooner_at_no_more_quota():
+    """use_stream: each connection costs 5 units like a poll and is renewed
+    no sooner than the planned interval, so the quota is the same; messages
+    said while a connection is open arrive at once."""
+
+    async def script(fake: FakeYouTube, nursery: trio.Nursery) -> None:
+        fake.go_live()
+        nursery.start_soon(functools.partial(chatter, fake, every=3.0, until=2 * 3600))
+
+    polled = run(script, hours=2.0)
+    streamed = run(script, hours=2.0, settings={"use_stream": True})
+    for outcome in (polled, streamed):
+        assert_once_in_order(outcome)
+        assert outcome.youtube_state is ChildState.RUNNING
+    assert streamed.fake.units_used <= polled.fake.units_used + 5
+    posted = {item["id"]: at for at, item in streamed.fake.posted}
+
+    def mean_delay(outcome: Outcome) -> float:
+        at = {item["id"]: when for when, item in outcome.fake.posted}
+        delays = [(EPOCH + timedelta(seconds=e.received_at) - at[e.id]).total_seconds() for e in outcome.events]
+        return sum(delays) / len(delays)
+
+    assert len(streamed.events) >= len(posted) - 5
+    assert mean_delay(streamed) < mean_delay(polled)
+    assert [c for c in streamed.fake.calls if c[1] == "liveChatMessages.streamList"]

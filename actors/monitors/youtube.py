@@ -23,7 +23,8 @@ spent today, the chat and its page token) lives in `YouTubeCursor`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,8 @@ from .retry import FatalMonitorError, run_with_retries
 from .youtube_api import (
     KNOWN_TYPES,
     ApiError,
+    JsonArrayReader,
+    Page,
     PageError,
     fresh_events,
     live_chat_id_of,
@@ -68,6 +71,8 @@ class YouTubeSettings:
     live_check_every: float = 120.0  # videos.list while waiting for the stream to go live
     search_every: float = 600.0  # search.list at most this often (100 calls a day)
     request_timeout: float = 30.0
+    use_stream: bool = False  # liveChat/messages/stream instead of polling (see _stream)
+    stream_max: float = 600.0  # a stream connection is renewed after this long
     max_retries: int = 10
     retry_interval: float = 60.0
 
@@ -144,10 +149,8 @@ class YouTubeMonitor:
 
     # ---- HTTP -----------------------------------------------------------------------------------
 
-    async def _get(
-        self, ctx: ChildContext, client: httpx.AsyncClient, path: str, params: dict[str, str], units: int
-    ) -> Any:
-        """One API call, its units charged first; quota waits happen here."""
+    async def _spend(self, ctx: ChildContext, units: int) -> None:
+        """Charge `units`, first waiting for the quota reset if they are not there."""
         quota = self.cursor.quota
         while (wait := quota.wait_for_units(units, self.wall())) > 0:
             until = quota.exhausted_until or next_reset(self.wall())
@@ -155,28 +158,39 @@ class YouTubeMonitor:
             self.emit("youtube.quota_wait", "warning", wait_s=round(wait), until=until.isoformat())
             await trio.sleep(wait + 1.0)
         quota.charge(units, self.wall())
-        try:
-            response = await client.get(f"{self.s.api_base_url}{path}", params={**params, "key": self.s.api_key})
-        except httpx.TimeoutException:
-            raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
-        except httpx.TransportError as exc:
-            raise ConnectionError(f"{path}: {type(exc).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            error = parse_error(response.status_code, body)
-            if error.reason == "quotaExceeded":
-                until = quota.exhausted(self.wall())
-                self.emit("youtube.quota_exceeded", "warning", until=until.isoformat(), used=quota.used)
-                return await self._get(ctx, client, path, params, units)  # waits for the reset above
-            if error.reason in BAD_KEY or response.status_code == 401:
-                raise FatalMonitorError(f"YouTube refused the API key or access ({error}); check monitors.youtube")
-            raise error
-        if body is None:
-            raise PageError(f"{path}: the response is not JSON")
-        return body
+
+    def _refusal(self, status: int, body: object) -> ApiError:
+        """An error response as an ApiError; a refused key is fatal, and a
+        spent quota is noted (the next `_spend` waits for the reset)."""
+        error = parse_error(status, body)
+        if error.reason == "quotaExceeded":
+            until = self.cursor.quota.exhausted(self.wall())
+            self.emit("youtube.quota_exceeded", "warning", until=until.isoformat(), used=self.cursor.quota.used)
+        elif error.reason in BAD_KEY or status == 401:
+            raise FatalMonitorError(f"YouTube refused the API key or access ({error}); check monitors.youtube")
+        return error
+
+    async def _get(
+        self, ctx: ChildContext, client: httpx.AsyncClient, path: str, params: dict[str, str], units: int
+    ) -> Any:
+        """One API call, its units charged first; quota waits happen here."""
+        while True:
+            await self._spend(ctx, units)
+            try:
+                response = await client.get(f"{self.s.api_base_url}{path}", params={**params, "key": self.s.api_key})
+            except httpx.TimeoutException:
+                raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
+            except httpx.TransportError as exc:
+                raise ConnectionError(f"{path}: {type(exc).__name__}") from None
+            body = _json_or_none(response.content)
+            if response.status_code >= 400:
+                error = self._refusal(response.status_code, body)
+                if error.reason == "quotaExceeded":
+                    continue  # _spend waits for the reset
+                raise error
+            if body is None:
+                raise PageError(f"{path}: the response is not JSON")
+            return body
 
     # ---- finding the chat -------------------------------------------------------------------------
 
@@ -224,12 +238,32 @@ class YouTubeMonitor:
     ) -> None:
         cursor = self.cursor
         backlog = cursor.page_token is None
+
+        async def take(body: object) -> float | None:
+            """One response: emit what is new; returns the server's hint."""
+            nonlocal backlog
+            page = parse_page(body, received_at=trio.current_time())
+            connected()
+            cursor.slow_factor = max(1.0, cursor.slow_factor / 2)
+            await self._take_page(page, outbox, backlog=backlog)
+            backlog = False
+            if page.next_page_token:
+                cursor.page_token = page.next_page_token
+            if page.chat_ended:
+                raise _ChatOver("chatEndedEvent" if not page.offline_at else "offlineAt")
+            return page.polling_interval
+
         while True:
             params = {"liveChatId": chat_id, "part": PARTS}
             if cursor.page_token:
                 params["pageToken"] = cursor.page_token
+            began = trio.current_time()
+            hint: float | None = None
             try:
-                body = await self._get(ctx, client, "/liveChat/messages", params, LIST_COST)
+                if self.s.use_stream:
+                    await self._stream(ctx, client, params, take)
+                else:
+                    hint = await take(await self._get(ctx, client, "/liveChat/messages", params, LIST_COST))
             except ApiError as error:
                 if error.reason in CHAT_OVER:
                     raise _ChatOver(error.reason) from None
@@ -239,32 +273,73 @@ class YouTubeMonitor:
                     await trio.sleep(self._interval(None))
                     continue
                 raise
-            page = parse_page(body, received_at=trio.current_time())
-            connected()
-            cursor.slow_factor = max(1.0, cursor.slow_factor / 2)
-            fresh = fresh_events(page, cursor.seen)
-            for skip in page.skipped:
-                if skip.type not in KNOWN_TYPES and skip.type not in cursor.unknown_logged:
-                    cursor.unknown_logged.add(skip.type)
-                    self.emit("youtube.unknown_type", "warning", type=skip.type, id=skip.item_id)
-                elif skip.reason.startswith("malformed") or skip.type == "?":
-                    self.emit("youtube.bad_item", "warning", id=skip.item_id, type=skip.type, problem=skip.reason)
-            if backlog and self.s.skip_backlog:
-                cursor.backlog_skipped += len(fresh)
-                if fresh:
-                    self.emit("youtube.backlog_skipped", count=len(fresh))
-            else:
-                for event in fresh:
-                    await outbox.send(event)
-                cursor.emitted += len(fresh)
-            backlog = False
-            if page.next_page_token:
-                cursor.page_token = page.next_page_token
-            if page.chat_ended:
-                raise _ChatOver("chatEndedEvent" if not page.offline_at else "offlineAt")
-            interval = self._interval(page.polling_interval)
-            ctx.set_status(f"live | {cursor.emitted} messages | polling every {interval:.1f}s | {self._quota_text()}")
-            await trio.sleep(interval)
+            interval = self._interval(hint)
+            how = "streaming, reconnecting every" if self.s.use_stream else "polling every"
+            ctx.set_status(f"live | {cursor.emitted} messages | {how} {interval:.1f}s | {self._quota_text()}")
+            # Measured from the call's start: a stream connection that lasted
+            # less than the planned interval must not cost more than polling.
+            await trio.sleep_until(began + interval)
+
+    async def _take_page(self, page: Page, outbox: trio.MemorySendChannel[ChatEvent], *, backlog: bool) -> None:
+        cursor = self.cursor
+        fresh = fresh_events(page, cursor.seen)
+        for skip in page.skipped:
+            if skip.type not in KNOWN_TYPES and skip.type not in cursor.unknown_logged:
+                cursor.unknown_logged.add(skip.type)
+                self.emit("youtube.unknown_type", "warning", type=skip.type, id=skip.item_id)
+            elif skip.reason.startswith("malformed") or skip.type == "?":
+                self.emit("youtube.bad_item", "warning", id=skip.item_id, type=skip.type, problem=skip.reason)
+        if backlog and self.s.skip_backlog:
+            cursor.backlog_skipped += len(fresh)
+            if fresh:
+                self.emit("youtube.backlog_skipped", count=len(fresh))
+            return
+        for event in fresh:
+            await outbox.send(event)
+        cursor.emitted += len(fresh)
+
+    async def _stream(
+        self,
+        ctx: ChildContext,
+        client: httpx.AsyncClient,
+        params: dict[str, str],
+        take: Callable[[object], Awaitable[float | None]],
+    ) -> None:
+        """One streamList connection (5 units), each response handed to `take`
+        as it arrives, until the server closes it (or `stream_max` passes)."""
+        while True:
+            await self._spend(ctx, LIST_COST)
+            url = f"{self.s.api_base_url}/liveChat/messages/stream"
+            # No read timeout: a quiet chat sends nothing for a while.
+            timeout = httpx.Timeout(self.s.request_timeout, read=None)
+            with trio.move_on_after(self.s.stream_max):
+                try:
+                    async with client.stream(
+                        "GET", url, params={**params, "key": self.s.api_key}, timeout=timeout
+                    ) as response:
+                        if response.status_code >= 400:
+                            raw = await response.aread()
+                            body = _json_or_none(raw)
+                            error = self._refusal(
+                                response.status_code, body[0] if isinstance(body, list) and body else body
+                            )
+                            if error.reason == "quotaExceeded":
+                                continue
+                            raise error
+                        reader = JsonArrayReader()
+                        async for text in response.aiter_text():
+                            for element in reader.feed(text):
+                                if isinstance(element, dict) and "error" in element:
+                                    error = self._refusal(int(element["error"].get("code") or 500), element)
+                                    if error.reason == "quotaExceeded":
+                                        break
+                                    raise error
+                                await take(element)
+                except httpx.TimeoutException:
+                    raise TimeoutError(f"no answer from the chat stream within {self.s.request_timeout:g}s") from None
+                except httpx.TransportError as exc:
+                    raise ConnectionError(f"chat stream: {type(exc).__name__}") from None
+            return
 
     def _interval(self, hint: float | None) -> float:
         cursor = self.cursor
@@ -277,3 +352,10 @@ class YouTubeMonitor:
     def _quota_text(self) -> str:
         quota = self.cursor.quota
         return f"quota {quota.used}/{quota.daily_quota} units used, {quota.left(self.wall())} left"
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None

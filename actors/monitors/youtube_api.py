@@ -16,6 +16,7 @@ Rules the API taught others the hard way:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -332,3 +333,41 @@ def live_video_of(body: object) -> str | None:
         if isinstance(video, str) and video:
             return video
     return None
+
+
+class JsonArrayReader:
+    """The chat stream's body, a JSON array sent an element at a time
+    (reference §2.2): feed it text as it arrives, get each complete element.
+    Reading the whole body with one json.loads would wait for the end of a
+    stream that may last minutes (one project burned its quota that way)."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._opened = False
+        self.closed = False
+        self._decoder = json.JSONDecoder()
+
+    def feed(self, text: str) -> list[object]:
+        self._buffer += text
+        out: list[object] = []
+        while not self.closed:
+            rest = self._buffer.lstrip()
+            if not self._opened:
+                if not rest:
+                    break
+                if rest[0] != "[":
+                    raise PageError("the chat stream is not a JSON array")
+                self._opened, rest = True, rest[1:].lstrip()
+            if rest.startswith(","):
+                rest = rest[1:].lstrip()
+            if rest.startswith("]"):
+                self.closed, self._buffer = True, ""
+                break
+            try:
+                element, end = self._decoder.raw_decode(rest)
+            except json.JSONDecodeError:
+                self._buffer = rest  # an element still on its way
+                break
+            out.append(element)
+            self._buffer = rest[end:]
+        return out
