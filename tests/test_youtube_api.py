@@ -195,6 +195,11 @@ def test_errors_by_reason_not_message():
     assert isinstance(error, ApiError)
     assert (error.status, error.reason, error.message) == (403, "liveChatEnded", "The live chat is no longer live.")
     assert parse_error(500, None).reason == "http500"
+    wrong_key = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                           "errors": [{"reason": "badRequest", "domain": "global"}], "status": "INVALID_ARGUMENT",
+                           "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                        "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}  # fmt: skip
+    assert parse_error(400, wrong_key).details == ("API_KEY_INVALID",)
 
 
 def test_videos_list_gives_the_active_chat_id():

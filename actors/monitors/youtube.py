@@ -55,7 +55,10 @@ Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
 
 CHAT_OVER = frozenset({"liveChatEnded", "liveChatNotFound", "liveChatDisabled"})
-BAD_KEY = frozenset({"keyInvalid", "forbidden", "badRequest", "accessNotConfigured", "keyExpired", "PERMISSION_DENIED"})
+# A key that is wrong, missing or not allowed: retrying cannot fix it. A wrong
+# key comes back as a plain 400 badRequest; its detail says API_KEY_INVALID.
+BAD_KEY = frozenset({"keyInvalid", "forbidden", "accessNotConfigured", "keyExpired", "PERMISSION_DENIED"})
+BAD_KEY_DETAILS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED"})
 PARTS = "id,snippet,authorDetails"
 
 
@@ -166,7 +169,7 @@ class YouTubeMonitor:
         if error.reason == "quotaExceeded":
             until = self.cursor.quota.exhausted(self.wall())
             self.emit("youtube.quota_exceeded", "warning", until=until.isoformat(), used=self.cursor.quota.used)
-        elif error.reason in BAD_KEY or status == 401:
+        elif error.reason in BAD_KEY or BAD_KEY_DETAILS.intersection(error.details) or status == 401:
             raise FatalMonitorError(f"YouTube refused the API key or access ({error}); check monitors.youtube")
         return error
 

@@ -51,6 +51,7 @@ class ApiError(Exception):
     status: int
     reason: str
     message: str
+    details: tuple[str, ...] = ()  # error.details[].reason, e.g. API_KEY_INVALID
 
     def __str__(self) -> str:
         return f"HTTP {self.status} {self.reason}: {self.message}"
@@ -79,6 +80,7 @@ class Page:
 def parse_error(status: int, body: object) -> ApiError:
     """The Google JSON error envelope -> ApiError. Tolerates any body."""
     reason, message = "", ""
+    details: tuple[str, ...] = ()
     if isinstance(body, Mapping):
         error = body.get("error")
         if isinstance(error, Mapping):
@@ -89,7 +91,10 @@ def parse_error(status: int, body: object) -> ApiError:
                 message = message or str(errors[0].get("message") or "")
             if not reason:
                 reason = str(error.get("status") or "")
-    return ApiError(status, reason or f"http{status}", message or "(no message)")
+            extra = error.get("details")
+            if isinstance(extra, list):
+                details = tuple(str(d.get("reason")) for d in extra if isinstance(d, Mapping) and d.get("reason"))
+    return ApiError(status, reason or f"http{status}", message or "(no message)", details)
 
 
 def parse_time(value: object) -> datetime:
