@@ -75,3 +75,13 @@ class Exited:
 @attrs.frozen
 class StopRequest:
     reason: str
+
+
+@attrs.frozen(eq=False)
+class ChildCommand:
+    """stop_child / start_child, carried out by the coordinator in turn."""
+
+    child_id: str
+    start: bool  # True: start_child, False: stop_child
+    done: trio.Event = attrs.field(factory=trio.Event)
+    result: list[bool] = attrs.field(factory=list)  # the answer, once done

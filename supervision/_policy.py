@@ -217,6 +217,7 @@ class ChildState(enum.Enum):
     STOPPING = "stopping"
     EXITED = "exited"
     FAILED = "failed"
+    STOPPED = "stopped"  # stopped on request (stop_child): not a failure, not restarted until started
 
 
 _S = ChildState
@@ -225,13 +226,16 @@ CHILD_TRANSITIONS: dict[ChildState, frozenset[ChildState]] = {
     # ready; exited before ready (restart, done, gave up); asked to stop
     _S.STARTING: frozenset({_S.RUNNING, _S.BACKING_OFF, _S.EXITED, _S.FAILED, _S.STOPPING}),
     _S.RUNNING: frozenset({_S.BACKING_OFF, _S.EXITED, _S.FAILED, _S.STOPPING}),
-    # the delay ran out; stopped while waiting; a sibling's restart stops it
-    _S.BACKING_OFF: frozenset({_S.STARTING, _S.EXITED}),
-    # a stopped child is done (EXITED), or restarted with a sibling
-    _S.STOPPING: frozenset({_S.EXITED, _S.BACKING_OFF}),
+    # the delay ran out; stopped while waiting; a sibling's restart stops it;
+    # stopped on request while waiting
+    _S.BACKING_OFF: frozenset({_S.STARTING, _S.EXITED, _S.STOPPED}),
+    # a stopped child is done (EXITED), restarted with a sibling, or stopped on request
+    _S.STOPPING: frozenset({_S.EXITED, _S.BACKING_OFF, _S.STOPPED}),
     # explicitly started again (or restarted with a sibling)
     _S.EXITED: frozenset({_S.STARTING, _S.BACKING_OFF}),
     _S.FAILED: frozenset({_S.STARTING}),
+    # only start_child brings it back
+    _S.STOPPED: frozenset({_S.STARTING}),
 }
 
 

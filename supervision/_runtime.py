@@ -19,6 +19,10 @@ Design notes
 * Stopping asks first (`ctx.stopping`), waits up to the child's `shutdown`
   grace, then cancels. Trio cannot kill a task: a child that shields itself
   forever is reported (`child.stop_timeout`) but still waited for.
+* `stop_child` / `start_child` are commands in the same mailbox, so they
+  are decided in turn with exits and restarts. A child stopped on request
+  is `stopped`: not a failure (no counter moves), never restarted, not even
+  with a rest_for_one or one_for_all sibling, until `start_child`.
 * Only `Exception` is a failure. `Cancelled` coming from outside and
   `KeyboardInterrupt` pass straight through the incarnation task and tear
   the nursery down, as they should.
@@ -36,7 +40,7 @@ from typing import Any
 
 import trio
 
-from ._child import ACTIVE, ChildRecord, Exited, StopRequest
+from ._child import ACTIVE, ChildCommand, ChildRecord, Exited, StopRequest
 from ._context import ChildContext
 from ._exceptions import IntensityExceeded, SignificantChildFailed, StartTimeout
 from ._policy import (
@@ -71,7 +75,7 @@ class Supervisor:
         self._rng = rng if rng is not None else random.Random()
         self._children = [ChildRecord(c, i) for i, c in enumerate(spec.children)]
         self._window = RestartWindow(spec.intensity, spec.period)
-        self._send, self._recv = trio.open_memory_channel[Exited | StopRequest](math.inf)
+        self._send, self._recv = trio.open_memory_channel[Exited | StopRequest | ChildCommand](math.inf)
         self._state = "starting"
         self._stop_reason: str | None = None
         self._stop_called = False
@@ -116,6 +120,28 @@ class Supervisor:
     async def wait_finished(self) -> None:
         await self._finished.wait()
 
+    async def stop_child(self, child_id: str) -> bool:
+        """Stop one child on request (asked, then its grace, then cancelled).
+        It stays `stopped`, with no restart and no failure counted, until
+        start_child. True once it is stopped; False if the supervisor is not
+        running. KeyError for an unknown id."""
+        return await self._command(child_id, start=False)
+
+    async def start_child(self, child_id: str) -> bool:
+        """Start a child that was stopped (or had exited or failed for good),
+        with a fresh failure count. True if it is starting or already up."""
+        return await self._command(child_id, start=True)
+
+    async def _command(self, child_id: str, *, start: bool) -> bool:
+        if not any(c.spec.id == child_id for c in self._children):
+            raise KeyError(f"supervisor {self.spec.id!r} has no child {child_id!r}")
+        if self._state != "running" or self._stop_reason is not None:
+            return False
+        command = ChildCommand(child_id, start)
+        self._send.send_nowait(command)
+        await command.done.wait()
+        return command.result[0]
+
     def snapshot(self) -> SupervisorStatus:
         now = trio.current_time()
         return SupervisorStatus(
@@ -150,6 +176,7 @@ class Supervisor:
             for child in self._children:
                 if not child.alive and child.state in ACTIVE:
                     self._set_state(child, ChildState.EXITED)
+            self._refuse_pending_commands()
             self._state = "failed" if self._failure is not None else "stopped"
             self._emit(
                 "supervisor.stopped",
@@ -274,6 +301,43 @@ class Supervisor:
                 await self._restart_due()
             elif isinstance(message, Exited):
                 await self._on_exit(message)
+            elif isinstance(message, ChildCommand):
+                await self._on_command(message)
+        self._refuse_pending_commands()
+
+    def _refuse_pending_commands(self) -> None:
+        """Commands that came too late get their answer: nothing was done.
+        (Exits still queued need no decision any more: everything stops.)"""
+        while True:
+            try:
+                late = self._recv.receive_nowait()
+            except trio.WouldBlock:
+                return
+            if isinstance(late, ChildCommand):
+                late.result.append(False)
+                late.done.set()
+
+    async def _on_command(self, command: ChildCommand) -> None:
+        child = next(c for c in self._children if c.spec.id == command.child_id)
+        try:
+            if command.start:
+                if child.state in (ChildState.STOPPED, ChildState.EXITED, ChildState.FAILED):
+                    child.failures = 0  # started by hand: a fresh budget
+                    self._emit("child.start_requested", "info", child)
+                    self._spawn(child)
+            elif child.state is ChildState.BACKING_OFF:
+                child.restart_at = None
+                self._set_state(child, ChildState.STOPPED)
+                self._emit("child.stopped_on_request", "info", child)
+            elif child.state in ACTIVE:
+                await self._stop_one(child, final=ChildState.STOPPED)
+                self._emit("child.stopped_on_request", "info", child)
+            down = child.state in (ChildState.STOPPED, ChildState.EXITED, ChildState.FAILED)
+            command.result.append(not down if command.start else down)
+        finally:
+            if not command.result:
+                command.result.append(False)
+            command.done.set()
 
     async def _on_exit(self, message: Exited) -> None:
         child = message.child
@@ -331,7 +395,7 @@ class Supervisor:
             group = [c for c in self._children if c.index > child.index]
         else:
             group = [c for c in self._children if c is not child]
-        group = [c for c in group if c.state not in (ChildState.EXITED, ChildState.FAILED)]
+        group = [c for c in group if c.state not in (ChildState.EXITED, ChildState.FAILED, ChildState.STOPPED)]
         # Not interruptible by a graceful stop(): that is queued and handled
         # right after, and stopping these siblings is what it would do anyway.
         # A hard stop still cuts the graces short (_hard_stop cancels them).
@@ -394,7 +458,7 @@ class Supervisor:
             for child in reversed(self._children):
                 await self._stop_one(child)
 
-    async def _stop_one(self, child: ChildRecord) -> None:
+    async def _stop_one(self, child: ChildRecord, final: ChildState = ChildState.EXITED) -> None:
         """Ask, wait up to the child's grace, cancel, then wait for it to end."""
         if not child.alive:
             # It ended on its own and its exit is still queued (or it never
@@ -402,7 +466,7 @@ class Supervisor:
             # happens to it now, so its queued exit decides nothing.
             child.stop_requested = True
             if child.state in ACTIVE:
-                self._set_state(child, ChildState.EXITED)
+                self._set_state(child, final)
             return
         if not child.stop_requested:
             child.stop_requested = True
@@ -421,7 +485,7 @@ class Supervisor:
                     self._emit("child.stop_timeout", "error", child, grace_s=grace)
                 child.scope.cancel(reason="supervision: shutdown grace over")
         await child.done.wait()
-        self._set_state(child, ChildState.EXITED)
+        self._set_state(child, final)
 
     def _hard_stop(self) -> None:
         self._hard = True

@@ -1019,3 +1019,121 @@ async def test_a_hard_stop_leaves_no_stale_state_in_a_nested_tree(autojump_clock
     assert trio.current_time() == 1.0
     rows = {path: status.state for path, status in root.snapshot().walk()}
     assert rows == {"inner": ChildState.EXITED, "inner.w": ChildState.EXITED}
+
+
+# ---- stopping and starting one child on request ------------------------------------------------
+
+
+async def test_a_child_stopped_on_request_stays_stopped_until_started(autojump_clock: MockClock) -> None:
+    sup = Supervisor(spec(ChildSpec(id="a", target=polite, backoff=NO_JITTER), ChildSpec(id="b", target=polite)))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        assert await sup.stop_child("a") is True
+        await trio.sleep(3600)
+        snapshot = {c.id: c for c in sup.snapshot().children}
+        assert snapshot["a"].state is ChildState.STOPPED
+        assert (snapshot["a"].restarts, snapshot["a"].consecutive_failures, snapshot["a"].incarnation) == (0, 0, 1)
+        assert snapshot["b"].state is ChildState.RUNNING and snapshot["b"].incarnation == 1
+        assert await sup.stop_child("a") is True  # stopping a stopped child changes nothing
+        assert await sup.start_child("a") is True
+        await trio.sleep(1)
+        assert states(sup) == {"a": (ChildState.RUNNING, 2), "b": (ChildState.RUNNING, 1)}
+        sup.stop()
+    assert sup.state == "stopped"
+
+
+async def test_a_stop_during_backoff_cancels_the_restart(autojump_clock: MockClock) -> None:
+    sup = Supervisor(spec(ChildSpec(id="a", target=fails_after(1.0), backoff=Backoff(min_delay=10.0, jitter=0.0))))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(2.0)  # failed at 1.0, restart due at 11.0
+        assert states(sup)["a"][0] is ChildState.BACKING_OFF
+        assert await sup.stop_child("a") is True
+        await trio.sleep(100)
+        assert states(sup)["a"] == (ChildState.STOPPED, 1)
+        assert await sup.start_child("a") is True  # a fresh failure budget
+        await trio.sleep(0.5)
+        child = sup.snapshot().children[0]
+        assert (child.state, child.incarnation, child.consecutive_failures) == (ChildState.RUNNING, 2, 0)
+        sup.stop()
+
+
+async def test_a_stopped_child_is_not_restarted_with_a_failing_sibling(autojump_clock: MockClock) -> None:
+    sup = Supervisor(
+        spec(
+            ChildSpec(id="quiet", target=polite),
+            ChildSpec(id="flaky", target=first_fails_after(5.0), backoff=NO_JITTER),
+            strategy=Strategy.ONE_FOR_ALL,
+        )
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        assert await sup.stop_child("quiet") is True
+        await trio.sleep(20)  # flaky failed at 5 and was restarted, with everyone else that runs
+        assert states(sup) == {"quiet": (ChildState.STOPPED, 1), "flaky": (ChildState.RUNNING, 2)}
+        sup.stop()
+
+
+async def test_stopping_a_significant_child_on_request_does_not_end_the_supervisor(autojump_clock: MockClock) -> None:
+    sup = Supervisor(
+        spec(
+            ChildSpec(id="main", target=polite, restart=Restart.TRANSIENT, significant=True),
+            ChildSpec(id="other", target=polite),
+            auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
+        )
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        assert await sup.stop_child("main") is True
+        await trio.sleep(60)
+        assert sup.state == "running"
+        sup.stop()
+
+
+async def test_commands_after_the_end_are_refused(autojump_clock: MockClock) -> None:
+    sup = Supervisor(spec(ChildSpec(id="a", target=polite)))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.stop()
+    assert await sup.stop_child("a") is False
+    assert await sup.start_child("a") is False
+    with pytest.raises(KeyError):
+        await sup.stop_child("nobody")
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["stop", "start", "wait"]), st.floats(0, 30, allow_nan=False)),
+        max_size=12,
+    )
+)
+def test_stopped_means_down_and_uncounted_whatever_the_order(ops: list[tuple[str, float]]) -> None:
+    """Any interleaving of stop_child, start_child, failures and time: while
+    stopped the child never runs, and only its own failures move the counters."""
+
+    async def main() -> None:
+        flaky = Backoff(min_delay=2.0, jitter=0.0)
+        sup = Supervisor(
+            spec(ChildSpec(id="a", target=fails_after(7.0), backoff=flaky), ChildSpec(id="b", target=polite))
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            for op, dt in ops:
+                if op == "stop":
+                    assert await sup.stop_child("a") is True
+                    before = sup.snapshot().children[0]
+                    await trio.sleep(dt)
+                    after = sup.snapshot().children[0]
+                    assert after.state is ChildState.STOPPED
+                    assert (after.incarnation, after.restarts) == (before.incarnation, before.restarts)
+                elif op == "start":
+                    assert await sup.start_child("a") is True
+                    up = (ChildState.STARTING, ChildState.RUNNING, ChildState.BACKING_OFF)  # or about to be
+                    assert sup.snapshot().children[0].state in up
+                else:
+                    await trio.sleep(dt)
+                assert states(sup)["b"] == (ChildState.RUNNING, 1)  # the sibling never noticed
+            sup.stop()
+
+    run_on_mock_clock(main)
