@@ -192,7 +192,8 @@ class OlvSession:
                     ctx.set_status(f"all input spoken after {self.turns_done} turns")
                     return
             if picked is None:
-                if idle.cancelled_caught and not ctx.stopping.is_set() and conn.turns.phase is Phase.IDLE:
+                quiet = idle.cancelled_caught and not len(self.buffer)  # nothing came in after all
+                if quiet and not ctx.stopping.is_set() and conn.turns.phase is Phase.IDLE:
                     await self._idle_speech(ctx, conn)
                 continue
             if not picked:
@@ -204,23 +205,30 @@ class OlvSession:
         Raises trio.EndOfChannel when all input is finished and spoken."""
         result: list[Picked] = []
         finished = False
-        async with trio.open_nursery() as nursery:
+        try:
+            async with trio.open_nursery() as nursery:
 
-            async def pull() -> None:
-                nonlocal finished
-                try:
-                    result.extend(await self.buffer.pull_checkout(batch=self.settings.batch))
-                except trio.EndOfChannel:
-                    finished = True
-                nursery.cancel_scope.cancel()
+                async def pull() -> None:
+                    nonlocal finished
+                    try:
+                        result.extend(await self.buffer.pull_checkout(batch=self.settings.batch))
+                    except trio.EndOfChannel:
+                        finished = True
+                    nursery.cancel_scope.cancel()
 
-            async def watch() -> None:
-                while conn.turns.phase is Phase.IDLE:
-                    await conn.wait(math.inf)
-                nursery.cancel_scope.cancel()
+                async def watch() -> None:
+                    while conn.turns.phase is Phase.IDLE:
+                        await conn.wait(math.inf)
+                    nursery.cancel_scope.cancel()
 
-            nursery.start_soon(pull)
-            nursery.start_soon(watch)
+                nursery.start_soon(pull)
+                nursery.start_soon(watch)
+        except BaseException:
+            # Cancelled (a stop, the idle timer) just after a message was
+            # checked out: it was never sent, so it waits again.
+            if result:
+                self.buffer.give_back(result, trio.current_time())
+            raise
         if finished:
             raise trio.EndOfChannel
         if result and conn.turns.phase is not Phase.IDLE:
