@@ -23,6 +23,8 @@ from actors.ledger import Fate, Ledger
 from actors.router import text as textlib
 from actors.router.actor import Router, RoutingSettings, _RecentAnswers
 from actors.router.filters import FilterSettings
+from actors.router.links import find_links, host_allowed
+from actors.router.words import BlockedWords
 from strategies import chat_events
 
 EPOCH = datetime(2026, 11, 24, 1, tzinfo=UTC)
@@ -181,7 +183,7 @@ def test_conservation_after_any_sequence_of_events_pulls_and_clock_steps(ops, se
 
 @given(operations, both_settings)
 def test_nothing_a_filter_rejects_is_ever_dispatched(ops, settings):
-    blocked = textlib.BlockedWords(SETTINGS.filters.blocked_words)
+    blocked = BlockedWords(SETTINGS.filters.blocked_words)
     _, fates, taken = play(ops, settings)
     for event in taken:
         assert event.kind is not Kind.MODERATION
@@ -191,7 +193,7 @@ def test_nothing_a_filter_rejects_is_ever_dispatched(ops, settings):
             assert not event.text.startswith("!")
             assert not textlib.is_emoji_only(event.text)
             assert textlib.longest_run(event.text) <= SETTINGS.filters.max_run
-            assert all(textlib.host_allowed(h, SETTINGS.filters.link_allow) for h in textlib.find_links(event.text))
+            assert all(host_allowed(h, SETTINGS.filters.link_allow) for h in find_links(event.text))
     dispatched = [e for e, fate, _, _ in fates if fate is Fate.DISPATCHED]
     assert dispatched == taken
 

@@ -14,18 +14,16 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from actors.router.links import find_links, host_allowed
 from actors.router.text import (
-    BlockedWords,
     comparison_key,
-    find_blocked_word,
-    find_links,
     graphemes,
     has_run_over,
-    host_allowed,
     is_emoji_only,
     longest_run,
     sanitize,
 )
+from actors.router.words import BlockedWords, find_blocked_word
 from strategies import chat_text
 
 any_text = chat_text | st.text(max_size=40)

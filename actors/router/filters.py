@@ -28,6 +28,8 @@ import attrs
 from ..chat import ChatEvent, Kind, Platform, Role
 from ..validators import at_least
 from . import text as textlib
+from .links import find_links, host_allowed
+from .words import BlockedWords
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -145,7 +147,7 @@ class FilterChain:
     def __init__(self, settings: FilterSettings, *, dedupe_ids: int) -> None:
         self.settings = settings
         self.recent_ids = RecentIds(dedupe_ids)
-        self._blocked_words = textlib.BlockedWords(settings.blocked_words)
+        self._blocked_words = BlockedWords(settings.blocked_words)
         self._blocked_authors = {a.casefold() for a in settings.blocked_authors}
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
@@ -197,11 +199,7 @@ class FilterChain:
             reason: str | None = "too_long"
         elif s.min_length and (not text or (s.min_length > 1 and len(textlib.graphemes(text)) < s.min_length)):
             reason = "too_short"
-        elif (
-            s.links
-            and _may_link(text)
-            and any(not textlib.host_allowed(h, self._allow) for h in textlib.find_links(text))
-        ):
+        elif s.links and _may_link(text) and any(not host_allowed(h, self._allow) for h in find_links(text)):
             reason = "link"
         elif s.max_run and len(text) > s.max_run and textlib.has_run_over(text, s.max_run):
             reason = "char_run"
