@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -26,13 +27,8 @@ VIDEOS_COST = 1
 SEARCH_COST = 0  # search.list has its own bucket of 100 calls a day (2026), not units
 
 try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        PACIFIC: tzinfo = ZoneInfo("America/Los_Angeles")
-    except ZoneInfoNotFoundError:  # no tz database on this machine
-        PACIFIC = timezone(timedelta(hours=-8), "PST")
-except ImportError:  # pragma: no cover
+    PACIFIC: tzinfo = ZoneInfo("America/Los_Angeles")
+except ZoneInfoNotFoundError:  # no tz database on this machine: standard time all year
     PACIFIC = timezone(timedelta(hours=-8), "PST")
 
 
