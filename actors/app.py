@@ -44,6 +44,7 @@ from supervision import (
 from .archive import Archive
 from .chat import ChatEvent
 from .config import BackoffConfig, Config
+from .control.server import ControlSurface
 from .ledger import Ledger
 from .monitors.replay import ReplayCursor, ReplaySource, run_replay
 from .monitors.retry import FatalMonitorError
@@ -134,6 +135,13 @@ class Service:
         self.router = Router(self.ledger, config.router.routing())
         self.buffer = self.router.buffer
         self.chat_send, self.chat_recv = trio.open_memory_channel[ChatEvent](config.router.inbox_size)
+        self.templates = config.session.templates.prompt_templates()
+        self.format_line = self.templates.line
+        self.control = (
+            ControlSurface(self, config.control.settings(), emit=log.emit) if config.control.enabled else None
+        )
+        if self.control is not None:
+            self.ledger.listeners.append(self.control.on_fate)
         self.replay_cursor = ReplayCursor()
         self.youtube_cursor = YouTubeCursor()
         self.monitor_specs = list(monitors(self))
@@ -167,9 +175,22 @@ class Service:
             backoff=Backoff(min_delay=0.5, max_delay=10.0),
             shutdown=5.0,
         )
+        children = [session, router, attrs.evolve(nested, target=self._monitors_target(nested))]
+        if self.control is not None:
+            # Started last, stopped first; never significant: a dashboard
+            # that cannot bind its port must not stop the stream.
+            children.append(
+                ChildSpec(
+                    id="control",
+                    target=self.control.run,
+                    restart=Restart.PERMANENT,
+                    backoff=Backoff(min_delay=2.0, max_delay=60.0),
+                    shutdown=5.0,
+                )
+            )
         return SupervisorSpec(
             id="root",
-            children=[session, router, attrs.evolve(nested, target=self._monitors_target(nested))],
+            children=children,
             intensity=config.service.intensity,
             period=config.service.period,
             auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
@@ -177,8 +198,8 @@ class Service:
 
     def _session_target(self) -> Callable[[ChildContext], Awaitable[None]]:
         config = self.config
-        templates = config.session.templates.prompt_templates()
-        on_turn_ended = self.archive.turn_ended if self.archive is not None else None
+        templates = self.templates
+        on_turn_ended = self._on_turn_ended
         if config.session.kind == "olv":
             olv = OlvSession(
                 self.buffer,
@@ -197,6 +218,12 @@ class Service:
             format_turn=templates.turn,
             on_turn_ended=on_turn_ended,
         )
+
+    def _on_turn_ended(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:
+        if self.archive is not None:
+            self.archive.turn_ended(events, fields)
+        if self.control is not None:
+            self.control.on_turn_ended(list(events), fields)
 
     def _monitors_target(self, nested: ChildSpec) -> Callable[[ChildContext], Awaitable[None]]:
         async def run_monitors(ctx: ChildContext) -> None:

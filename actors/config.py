@@ -27,6 +27,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
 from .chat import Platform
+from .control.server import ControlSettings
 from .monitors.youtube import YouTubeSettings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
@@ -40,6 +41,7 @@ ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
     "YOUTUBE_API_KEY": ("monitors", "youtube", "api_key"),
     "CHZZK_CLIENT_ID": ("monitors", "chzzk", "client_id"),
     "CHZZK_CLIENT_SECRET": ("monitors", "chzzk", "client_secret"),
+    "CONTROL_TOKEN": ("control", "token"),
 }
 
 
@@ -308,12 +310,38 @@ class MonitorsConfig:
 
 
 @attrs.frozen
+class ControlConfig:
+    """The control surface: HTTP + WebSocket API and the dashboard ([control])."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=12394, validator=within(0, 65535))
+    token: Secret = attrs.field(factory=Secret)  # or CONTROL_TOKEN; required beyond loopback
+    allowed_origins: tuple[str, ...] = ()  # empty: the dashboard's own address
+    push_every: float = attrs.field(default=1.0, validator=greater_than(0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.port == 12393:
+            raise ValueProblem("port", "12393 is Open-LLM-VTuber's port; pick another (the default is 12394)")
+
+    def settings(self) -> ControlSettings:
+        return ControlSettings(
+            host=self.host,
+            port=self.port,
+            token=self.token.reveal(),
+            allowed_origins=self.allowed_origins,
+            push_every=self.push_every,
+        )
+
+
+@attrs.frozen
 class Config:
     service: ServiceConfig = ServiceConfig()
     router: RouterConfig = RouterConfig()
     session: SessionConfig = SessionConfig()
     monitors: MonitorsConfig = MonitorsConfig()
     archive: ArchiveConfig = ArchiveConfig()
+    control: ControlConfig = attrs.field(factory=ControlConfig)
     # Where the file was; relative paths inside it are relative to its folder.
     base_dir: Path = attrs.field(default=Path("."), metadata={"toml": False})
 
@@ -322,7 +350,7 @@ def secret_values(config: Config) -> list[str]:
     """Every secret in a config, revealed: for redacting log lines, where an
     error text (an URL with ?key=..., say) could carry one."""
     monitors = config.monitors
-    secrets = (monitors.youtube.api_key, monitors.chzzk.client_id, monitors.chzzk.client_secret)
+    secrets = (monitors.youtube.api_key, monitors.chzzk.client_id, monitors.chzzk.client_secret, config.control.token)
     return [s.reveal() for s in secrets if s]
 
 
@@ -420,6 +448,12 @@ def _check_whole(config: Config) -> list[str]:
     """Rules that span several settings."""
     problems = []
     monitors = config.monitors
+    control = config.control
+    if control.enabled and control.host not in ("127.0.0.1", "::1", "localhost") and not control.token:
+        problems.append(
+            f"control.token: needed to listen on {control.host} (beyond this machine anyone could drive the"
+            ' service); set one, or CONTROL_TOKEN, or keep host = "127.0.0.1"'
+        )
     youtube = monitors.youtube
     if youtube.enabled and not youtube.api_key:
         problems.append("monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)")

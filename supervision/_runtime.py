@@ -120,6 +120,13 @@ class Supervisor:
     async def wait_finished(self) -> None:
         await self._finished.wait()
 
+    def child_supervisor(self, child_id: str) -> Supervisor | None:
+        """The nested supervisor a child runs (see supervisor_child), while it runs."""
+        for child in self._children:
+            if child.spec.id == child_id:
+                return child.ctx.nested if child.ctx is not None and child.alive else None
+        raise KeyError(f"supervisor {self.spec.id!r} has no child {child_id!r}")
+
     async def stop_child(self, child_id: str) -> bool:
         """Stop one child on request (asked, then its grace, then cancelled).
         It stays `stopped`, with no restart and no failure counted, until

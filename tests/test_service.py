@@ -299,7 +299,9 @@ def demo_config(tmp_path, archive: str, replay_path: str = "") -> Config:
     text = text.replace('path = ""                  # empty: the bundled', f'path = "{replay_path}"  # the bundled', 1)
     text = text.replace('path = ""                  # e.g.', f'path = "{archive}"  # e.g.', 1)
     config = parse_config(text, base_dir=tmp_path, env={})
-    return attrs.evolve(config, session=attrs.evolve(config.session, speaking_time=1.0))
+    # No control surface on virtual time: it would bind a real port.
+    control = attrs.evolve(config.control, enabled=False)
+    return attrs.evolve(config, session=attrs.evolve(config.session, speaking_time=1.0), control=control)
 
 
 def test_every_dispatch_logs_why_it_won(tmp_path):

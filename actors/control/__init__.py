@@ -1,0 +1,1 @@
+"""The control surface: local HTTP + WebSocket API and the live dashboard."""

@@ -1,0 +1,305 @@
+"""The control actor: HTTP + WebSocket on 127.0.0.1:12394 (hypercorn on Trio, Starlette).
+
+- `GET /status`: the service as JSON (the supervision tree, the fate counts,
+  what is pending, the YouTube quota); `GET /healthz` for scripts;
+- `GET /`: the live dashboard (one offline page, `dashboard.html`);
+- `WS /ws`: the seed's control protocol (`start-chat-monitor`,
+  `stop-chat-monitor`, `chat-monitor-status`, and a `chat-message` pushed per
+  dispatched message), plus `status`, `fate` and `turn` pushes for the
+  dashboard.
+
+Security: it listens on loopback unless told otherwise, and then only with a
+token (checked on every request: `Authorization: Bearer`, or `?token=` where
+a browser cannot set headers). A WebSocket handshake whose `Origin` is not
+on the allow list is refused, so a web page open in the streamer's browser
+cannot drive the service; clients that send no Origin (scripts) are not
+browsers and pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from supervision import ChildContext, ChildState, Supervisor
+
+from ..chat import ChatEvent
+from ..ledger import Fate
+from .hub import Client, Hub
+
+if TYPE_CHECKING:
+    from ..app import Service
+
+Emit = Callable[..., None]
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@attrs.frozen
+class ControlSettings:
+    host: str = "127.0.0.1"
+    port: int = 12394
+    token: str = attrs.field(default="", repr=False)
+    allowed_origins: tuple[str, ...] = ()
+    push_every: float = 1.0
+
+
+class MonitorControl:
+    """The seed's start/stop/status, on the monitors' supervisor."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def _monitors(self) -> Supervisor | None:
+        return self._service.supervisor.child_supervisor("monitors")
+
+    def platforms(self) -> dict[str, bool]:
+        monitors = self._monitors()
+        if monitors is None:
+            return {spec.id: False for spec in self._service.monitor_specs}
+        running = (ChildState.STARTING, ChildState.RUNNING, ChildState.BACKING_OFF)
+        return {c.id: c.state in running for c in monitors.snapshot().children}
+
+    def status(self) -> dict[str, Any]:
+        platforms = self.platforms()
+        return {
+            "type": "chat-monitor-status",
+            "enabled": bool(platforms),
+            "running": any(platforms.values()),
+            "platforms": platforms,
+        }
+
+    async def _each(self, platform: object, start: bool) -> tuple[bool, str | None]:
+        monitors = self._monitors()
+        if monitors is None:
+            return False, "the monitors are not running"
+        names = list(self.platforms())
+        if platform is not None:
+            if not isinstance(platform, str) or platform not in names:
+                return False, f"no monitor {platform!r}; there are: {', '.join(names) or 'none'}"
+            names = [platform]
+        results = []
+        for name in names:
+            results.append(await (monitors.start_child(name) if start else monitors.stop_child(name)))
+        return all(results), None
+
+    async def handle(self, message: object) -> dict[str, Any]:
+        """One client message -> its reply."""
+        if not isinstance(message, Mapping):
+            return _error("expected a JSON object with a type")
+        kind = message.get("type")
+        if kind == "chat-monitor-status":
+            return self.status()
+        if kind in ("start-chat-monitor", "stop-chat-monitor"):
+            start = kind == "start-chat-monitor"
+            ok, problem = await self._each(message.get("platform"), start)
+            if problem is not None:
+                return _error(problem)
+            if start:
+                return {"type": "chat-monitor-started", "success": ok, "status": self.platforms()}
+            return {"type": "chat-monitor-stopped", "success": ok}
+        return _error(f"unknown message type {kind!r}")
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"type": "chat-monitor-error", "message": text}
+
+
+def status_snapshot(service: Service) -> dict[str, Any]:
+    fields = service.status_fields()
+    router = service.router
+    pending = []
+    for event in service.buffer.pending():
+        pending.append(
+            {
+                "id": event.id,
+                "platform": event.platform.value,
+                "author": event.author.name,
+                "text": event.text,
+                "score": round(router.score(event, trio.current_time()).total, 3),
+            }
+        )
+    youtube = None
+    if service.config.monitors.youtube.enabled:
+        quota = service.youtube_cursor.quota
+        youtube = {"used": quota.used, "left": quota.daily_quota - quota.used, "daily_quota": quota.daily_quota}
+    return {
+        "service": {k: fields[k] for k in ("uptime_s", "summary", "counts", "balanced")},
+        "tree": fields["tree"],
+        "pending": pending,
+        "youtube": youtube,
+    }
+
+
+def fate_message(event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> dict[str, Any]:
+    total = detail.get("total") if isinstance(detail, Mapping) else None
+    return {
+        "type": "fate",
+        "id": event.id,
+        "platform": event.platform.value,
+        "author": event.author.name,
+        "text": event.text,
+        "fate": fate.value,
+        "reason": reason,
+        "score": total,
+        "at": event.sent_at.isoformat(),
+    }
+
+
+class ControlSurface:
+    """The Starlette app and what it pushes; `run` is the supervised actor."""
+
+    def __init__(self, service: Service, settings: ControlSettings, *, emit: Emit) -> None:
+        self.service = service
+        self.settings = settings
+        self.emit = emit
+        self.hub = Hub()
+        self.monitors = MonitorControl(service)
+        origins = settings.allowed_origins or tuple(
+            f"http://{host}:{settings.port}" for host in ("127.0.0.1", "localhost", settings.host)
+        )
+        self.allowed_origins = frozenset(origins)
+        self.app = Starlette(
+            routes=[
+                Route("/", self.dashboard),
+                Route("/status", self.status),
+                Route("/healthz", self.healthz),
+                WebSocketRoute("/ws", self.websocket),
+            ]
+        )
+
+    # ---- what the service tells us ---------------------------------------------------------
+
+    def on_fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
+        if not len(self.hub):
+            return
+        self.hub.publish(fate_message(event, fate, reason, detail))
+        if fate is Fate.DISPATCHED:
+            # The seed's push, one per dispatched message.
+            self.hub.publish(
+                {
+                    "type": "chat-message",
+                    "platform": event.platform.value,
+                    "author": event.author.name,
+                    "message": event.text,
+                    "formatted_text": self.service.format_line(event),
+                }
+            )
+
+    def on_turn_ended(self, events: list[ChatEvent], fields: Mapping[str, Any]) -> None:
+        if len(self.hub):
+            self.hub.publish(
+                {
+                    "type": "turn",
+                    "ids": [e.id for e in events],
+                    "outcome": fields.get("outcome"),
+                    "reply": fields.get("reply"),
+                    "duration_s": fields.get("duration_s"),
+                }
+            )
+
+    # ---- HTTP ------------------------------------------------------------------------------
+
+    def _authorized(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+        token = self.settings.token
+        if not token:
+            return True
+        offered = query.get("token") or headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(offered.encode(), token.encode())
+
+    async def dashboard(self, request: Request) -> Response:
+        if not self._authorized(request.headers, request.query_params):
+            return JSONResponse({"error": "a token is needed"}, status_code=401)
+        page = resources.files("actors.control").joinpath("dashboard.html").read_text(encoding="utf-8")
+        return HTMLResponse(page)
+
+    async def status(self, request: Request) -> Response:
+        if not self._authorized(request.headers, request.query_params):
+            return JSONResponse({"error": "a token is needed"}, status_code=401)
+        return JSONResponse(status_snapshot(self.service))
+
+    async def healthz(self, request: Request) -> Response:
+        if not self._authorized(request.headers, request.query_params):
+            return JSONResponse({"error": "a token is needed"}, status_code=401)
+        ledger = self.service.ledger
+        return JSONResponse({"ok": True, "balanced": ledger.balanced, "received": ledger.received})
+
+    # ---- the WebSocket -----------------------------------------------------------------------
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        origin = websocket.headers.get("origin")
+        if origin is not None and origin not in self.allowed_origins:
+            self.emit("control.refused", "warning", why="origin not allowed", origin=origin)
+            await websocket.close(code=1008)  # before accept: the handshake is refused (403)
+            return
+        if not self._authorized(websocket.headers, websocket.query_params):
+            self.emit("control.refused", "warning", why="no valid token")
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        client = self.hub.connect()
+        client.put({"type": "status", "status": status_snapshot(self.service)})
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write, websocket, client)
+                await self._read(websocket, client)
+                nursery.cancel_scope.cancel()
+        finally:
+            self.hub.disconnect(client)
+
+    async def _read(self, websocket: WebSocket, client: Client) -> None:
+        while True:
+            try:
+                raw = await websocket.receive_text()
+            except (WebSocketDisconnect, RuntimeError, KeyError):
+                return  # closed (a binary frame is a bad message, not a crash)
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                client.put(_error("not JSON"))
+                continue
+            client.put(await self.monitors.handle(message))
+
+    async def _write(self, websocket: WebSocket, client: Client) -> None:
+        async for message in client.receive:
+            await websocket.send_text(json.dumps(message, ensure_ascii=False, default=str))
+        await websocket.close(code=1013)  # dropped for being too slow
+
+    # ---- the actor ---------------------------------------------------------------------------
+
+    async def run(self, ctx: ChildContext) -> None:
+        s = self.settings
+        config = HypercornConfig()
+        config.bind = [f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 2.0
+        async with trio.open_nursery() as nursery:
+            app: Any = self.app  # an ASGI app; hypercorn's type names its own protocol
+            binds = await nursery.start(functools.partial(serve, app, config, shutdown_trigger=ctx.stopping.wait))
+            self.emit("control.listening", urls=list(binds))
+            ctx.set_status(" ".join(binds))
+            ctx.started()
+            # Both end on the stop request: hypercorn closes gracefully
+            # (connections get graceful_timeout), the pusher at once.
+            nursery.start_soon(self._push_status, ctx.stopping)
+
+    async def _push_status(self, stopping: trio.Event) -> None:
+        while not stopping.is_set():
+            with trio.move_on_after(self.settings.push_every):
+                await stopping.wait()
+            if len(self.hub) and not stopping.is_set():
+                self.hub.publish({"type": "status", "status": status_snapshot(self.service)})

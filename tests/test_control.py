@@ -1,0 +1,233 @@
+"""The control surface with real clients: the whole service on loopback, a
+WebSocket client speaking the seed's protocol, and plain HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import trio
+import trio_websocket
+
+from actors.app import Service
+from actors.chat import Author, ChatEvent, Kind, Platform
+from actors.config import ConfigError, parse_config
+from actors.statuslog import StatusLog
+from supervision import ChildContext, ChildSpec, ChildState, Restart
+
+EPOCH = datetime(2026, 11, 24, 1, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Scripted:
+    """A monitor that says `n` chat lines once `go` is set, one every 50 ms."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.go = trio.Event()
+
+    def specs(self, service: Service) -> list[ChildSpec]:
+        async def chat(ctx: ChildContext) -> None:
+            ctx.started()
+            outbox = ctx.hold(service.chat_send.clone())
+            await self.go.wait()
+            for i in range(self.n):
+                when = EPOCH + timedelta(seconds=i)
+                text = f"question {i} for you?"
+                author = Author(f"a{i}", f"viewer{i}")
+                now = trio.current_time()
+                event = ChatEvent(Platform.YOUTUBE, f"m{i}", Kind.CHAT, author, text, None, when, received_at=now)
+                await outbox.send(event)
+                await trio.sleep(0.05)
+            await ctx.stopping.wait()
+
+        return [ChildSpec(id="youtube", target=chat, restart=Restart.PERMANENT)]
+
+
+def service_for(tmp_path, port: int, extra: str = "", monitors=None) -> tuple[Service, io.StringIO]:
+    config = parse_config(
+        f"""
+[router]
+capacity = 50
+[router.filters]
+rate_per_minute = 0.0
+[session]
+speaking_time = 0.02
+[control]
+enabled = true
+port = {port}
+push_every = 0.2
+{extra}
+""",
+        base_dir=tmp_path,
+        env={},
+    )
+    out = io.StringIO()
+    kwargs = {} if monitors is None else {"monitors": monitors}
+    return Service(config, StatusLog(out, fmt="json"), **kwargs), out
+
+
+async def until_listening(port: int) -> None:
+    async with httpx.AsyncClient() as client:
+        with trio.fail_after(10):
+            while True:
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await trio.sleep(0.05)
+
+
+async def receive(ws: trio_websocket.WebSocketConnection, kind: str) -> dict:
+    """The next message of `kind`, skipping pushes of other kinds."""
+    with trio.fail_after(10):
+        while True:
+            message = json.loads(await ws.get_message())
+            if message["type"] == kind:
+                return message
+
+
+async def test_the_seed_protocol_and_a_stopped_monitor_stays_stopped(tmp_path):
+    port = free_port()
+    script = Scripted(0)
+    service, _ = service_for(tmp_path, port, monitors=script.specs)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run)
+        await until_listening(port)
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws") as ws:
+            status = await receive(ws, "status")
+            assert status["status"]["service"]["balanced"] is True
+
+            await ws.send_message(json.dumps({"type": "chat-monitor-status"}))
+            assert await receive(ws, "chat-monitor-status") == {
+                "type": "chat-monitor-status",
+                "enabled": True,
+                "running": True,
+                "platforms": {"youtube": True},
+            }
+            await ws.send_message(json.dumps({"type": "stop-chat-monitor", "platform": "youtube"}))
+            assert await receive(ws, "chat-monitor-stopped") == {"type": "chat-monitor-stopped", "success": True}
+            await trio.sleep(1.0)  # long enough for any restart to have happened
+            monitors = service.supervisor.child_supervisor("monitors")
+            assert monitors is not None
+            youtube = monitors.snapshot().children[0]
+            assert youtube.state is ChildState.STOPPED and youtube.restarts == 0  # not a failure
+            await ws.send_message(json.dumps({"type": "chat-monitor-status"}))
+            assert (await receive(ws, "chat-monitor-status"))["platforms"] == {"youtube": False}
+
+            await ws.send_message(json.dumps({"type": "start-chat-monitor"}))
+            started = await receive(ws, "chat-monitor-started")
+            assert started == {"type": "chat-monitor-started", "success": True, "status": {"youtube": True}}
+
+            # Mistakes get an error and the connection stays up.
+            await ws.send_message("{not json")
+            assert (await receive(ws, "chat-monitor-error"))["message"] == "not JSON"
+            await ws.send_message(json.dumps({"type": "reboot-the-world"}))
+            assert "unknown message type" in (await receive(ws, "chat-monitor-error"))["message"]
+            await ws.send_message(json.dumps({"type": "stop-chat-monitor", "platform": "twitch"}))
+            assert "no monitor 'twitch'" in (await receive(ws, "chat-monitor-error"))["message"]
+            await ws.send_message(json.dumps({"type": "chat-monitor-status"}))
+            assert (await receive(ws, "chat-monitor-status"))["running"] is True
+        service.supervisor.stop()
+
+
+async def test_chat_message_pushes_match_the_dispatched_messages_one_to_one(tmp_path):
+    port = free_port()
+    script = Scripted(12)
+    service, out = service_for(tmp_path, port, monitors=script.specs)
+    pushed: list[tuple[str, str]] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run)
+        await until_listening(port)
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws") as ws:
+            script.go.set()
+            with trio.move_on_after(5):
+                while len(pushed) < 12:
+                    message = json.loads(await ws.get_message())
+                    if message["type"] == "chat-message":
+                        pushed.append((message["author"], message["message"]))
+                        assert message["platform"] == "youtube"
+                        assert message["formatted_text"] == f'[YouTube] {message["author"]}: "{message["message"]}"'
+        service.supervisor.stop()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    dispatched = [(line["author"], line["text"]) for line in lines if line["event"] == "router.dispatched"]
+    assert len(dispatched) == 12
+    assert pushed == dispatched  # the same messages, in the same order, each once
+
+
+async def test_status_and_healthz_over_http(tmp_path):
+    port = free_port()
+    service, _ = service_for(tmp_path, port)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run)
+        await until_listening(port)
+        async with httpx.AsyncClient() as client:
+            status = (await client.get(f"http://127.0.0.1:{port}/status")).json()
+            assert {"service", "tree", "pending", "youtube"} <= status.keys()
+            assert [c["id"] for c in status["tree"]["children"]] == ["session", "router", "monitors", "control"]
+            assert status["service"]["counts"]["received"] >= 0
+            page = await client.get(f"http://127.0.0.1:{port}/")
+            assert page.status_code == 200 and "<html" in page.text.lower()
+        service.supervisor.stop()
+
+
+async def test_a_bad_origin_is_refused_and_the_dashboard_origin_is_not(tmp_path):
+    port = free_port()
+    service, _ = service_for(tmp_path, port)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run)
+        await until_listening(port)
+        url = f"ws://127.0.0.1:{port}/ws"
+        with pytest.raises(trio_websocket.HandshakeError):
+            async with trio_websocket.open_websocket_url(url, extra_headers=[(b"origin", b"http://evil.example")]):
+                pass
+        own = f"http://127.0.0.1:{port}".encode()
+        async with trio_websocket.open_websocket_url(url, extra_headers=[(b"origin", own)]) as ws:
+            assert (await receive(ws, "status"))["type"] == "status"
+        service.supervisor.stop()
+
+
+async def test_a_token_is_checked_on_every_request(tmp_path):
+    port = free_port()
+    service, out = service_for(tmp_path, port, extra='token = "let-me-in-42"')
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run)
+        with trio.fail_after(10):
+            async with httpx.AsyncClient() as client:
+                while True:
+                    try:
+                        answer = await client.get(f"http://127.0.0.1:{port}/healthz")
+                        break
+                    except httpx.TransportError:
+                        await trio.sleep(0.05)
+                assert answer.status_code == 401
+                ok = await client.get(
+                    f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer let-me-in-42"}
+                )
+                assert ok.status_code == 200
+                assert (await client.get(f"http://127.0.0.1:{port}/?token=let-me-in-42")).status_code == 200
+        with pytest.raises(trio_websocket.HandshakeError):
+            async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws"):
+                pass
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws?token=let-me-in-42") as ws:
+            assert (await receive(ws, "status"))["type"] == "status"
+        service.supervisor.stop()
+    assert "let-me-in-42" not in out.getvalue()
+
+
+def test_listening_beyond_loopback_needs_a_token():
+    with pytest.raises(ConfigError, match=r"control.token: needed to listen on 0.0.0.0"):
+        parse_config('[control]\nenabled = true\nhost = "0.0.0.0"', env={})
+    parse_config('[control]\nenabled = true\nhost = "0.0.0.0"', env={"CONTROL_TOKEN": "t0ken"})
+    with pytest.raises(ConfigError, match="12393 is Open-LLM-VTuber's port"):
+        parse_config("[control]\nport = 12393", env={})
