@@ -119,6 +119,9 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
         return f"{mark} {said}" if said else ""
     if event == "service.status":
         return render_status(f)
+    if event == "control.listening":
+        urls = ", ".join(f"http://{bind.split('://')[-1]}/" for bind in f.get("urls", []))
+        return f"{mark} control   dashboard at {urls}"
     if event == "service.failed":
         return f"{mark} service   FAILED: {f['error']}"
     if event == "service.stopped":

@@ -135,7 +135,13 @@ def status_snapshot(service: Service) -> dict[str, Any]:
     youtube = None
     if service.config.monitors.youtube.enabled:
         quota = service.youtube_cursor.quota
-        youtube = {"used": quota.used, "left": quota.daily_quota - quota.used, "daily_quota": quota.daily_quota}
+        interval = service.youtube_cursor.interval
+        youtube = {
+            "used": quota.used,
+            "left": quota.daily_quota - quota.used,
+            "daily_quota": quota.daily_quota,
+            "interval_s": None if interval is None else round(interval, 2),
+        }
     return {
         "service": {k: fields[k] for k in ("uptime_s", "summary", "counts", "balanced")},
         "tree": fields["tree"],

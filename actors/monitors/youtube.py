@@ -95,6 +95,7 @@ class YouTubeCursor:
     emitted: int = 0
     backlog_skipped: int = 0
     slow_factor: float = 1.0  # grows on rateLimitExceeded, shrinks back on success
+    interval: float | None = None  # the current polling interval, for the status
 
 
 class _ChatOver(Exception):
@@ -277,6 +278,7 @@ class YouTubeMonitor:
                     continue
                 raise
             interval = self._interval(hint)
+            cursor.interval = interval
             how = "streaming, reconnecting every" if self.s.use_stream else "polling every"
             ctx.set_status(f"live | {cursor.emitted} messages | {how} {interval:.1f}s | {self._quota_text()}")
             # Measured from the call's start: a stream connection that lasted
