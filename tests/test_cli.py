@@ -52,6 +52,11 @@ def test_check_accepts_the_shipped_config():
             "bad.toml: monitors.youtube.max_retries: expected an integer, got 'ten'",
         ),
         ("[session]\nspeking_time = 1\n", "bad.toml: session.speking_time: unknown setting"),
+        (
+            '[control]\nenabled = true\nhost = "0.0.0.0"\n',
+            "bad.toml: control.token: needed to listen on 0.0.0.0 (beyond this machine anyone could drive the"
+            ' service); set one, or CONTROL_TOKEN, or keep host = "127.0.0.1"',
+        ),
         (None, "bad.toml: no such file"),
     ],
 )

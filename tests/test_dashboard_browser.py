@@ -1,0 +1,225 @@
+"""The live dashboard in a real browser: the demo service, headless Chromium, live updates.
+
+Chromium's `--dump-dom` with `--virtual-time-budget` or `--timeout` does not
+wait for real network I/O (the dump comes after the first status), so the
+test drives the browser over the DevTools protocol instead: it opens the page,
+reads the DOM every quarter second until live updates have arrived, and takes
+a screenshot. Skipped when no Chromium is installed (`.ci/run` installs it).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from trio_websocket import WebSocketConnection, open_websocket_url
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium or chromium-browser executable on PATH")
+
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",  # CI runs as root, in containers
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--hide-scrollbars",
+    "--window-size=1280,1000",
+    "--remote-debugging-port=0",  # Chromium picks a port and writes it to the profile's DevToolsActivePort
+)
+
+# What the page shows, read from its DOM (dashboard.html sets these); null while it loads.
+PROBE = """document.body && ({
+  updates: Number(document.body.dataset.updates || 0),
+  statusUpdates: Number(document.body.dataset.statusUpdates || 0),
+  chatRows: document.querySelectorAll('#chat li.msg').length,
+  dispatched: Number((document.getElementById('dispatched') || {}).textContent || 0),
+  actors: document.querySelectorAll('#tree .node').length,
+})"""
+
+
+def live_enough(seen: dict[str, int]) -> bool:
+    """A few status pushes, and chat with a dispatched message: the page is live."""
+    return seen.get("statusUpdates", 0) >= 3 and seen.get("chatRows", 0) > 0 and seen.get("dispatched", 0) > 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def browser_config(tmp_path: Path, port: int) -> Path:
+    """The shipped config.toml, sped up, with the control surface on `port`."""
+    wanted = {
+        ("monitors.replay", "speed"): "20.0",
+        ("session", "speaking_time"): "0.3",
+        ("control", "port"): str(port),
+    }
+    section, done, lines = "", set(), []
+    for original in (REPO / "config.toml").read_text(encoding="utf-8").splitlines():
+        line = original.strip()
+        if line.startswith("["):
+            section = line[1 : line.index("]")]
+        key = line.split("=")[0].strip() if "=" in line else None
+        if (section, key) in wanted:
+            lines.append(f"{key} = {wanted[section, key]}")
+            done.add((section, key))
+        else:
+            lines.append(original)
+    assert done == set(wanted), f"config.toml no longer has {set(wanted) - done}"
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def tail(log: Path) -> str:
+    return (await trio.Path(log).read_text(encoding="utf-8", errors="replace"))[-3000:]
+
+
+async def wait_healthy(url: str, service: trio.Process, log: Path) -> None:
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        with trio.move_on_after(20):
+            while True:
+                assert service.poll() is None, f"the service exited early:\n{await tail(log)}"
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code == 200:
+                        return
+                await trio.sleep(0.1)
+    pytest.fail(f"{url} did not answer 200 within 20 s:\n{await tail(log)}")
+
+
+async def devtools_page_url(profile: Path, browser: trio.Process) -> str:
+    """The DevTools WebSocket of the browser's first tab (Chromium writes its port to the profile)."""
+    port_file = trio.Path(profile / "DevToolsActivePort")
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        with trio.move_on_after(15):
+            while True:
+                assert browser.poll() is None, "chromium exited at start-up"
+                if await port_file.exists() and (lines := (await port_file.read_text()).split()):
+                    with contextlib.suppress(httpx.HTTPError):
+                        targets = (await client.get(f"http://127.0.0.1:{lines[0]}/json/list")).json()
+                        pages = [t for t in targets if t.get("type") == "page"]
+                        if pages:
+                            return str(pages[0]["webSocketDebuggerUrl"])
+                await trio.sleep(0.1)
+    pytest.fail("chromium's DevTools endpoint did not come up within 15 s")
+
+
+class DevTools:
+    """The few DevTools calls the test needs, one at a time; events are kept."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        call_id = next(self.ids)
+        await self.ws.send_message(json.dumps({"id": call_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(await self.ws.get_message())
+            if message.get("id") == call_id:
+                assert "error" not in message, f"{method}: {message['error']}"
+                return dict(message.get("result", {}))
+            if "method" in message:
+                self.events.append(message)
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+
+async def stop(proc: trio.Process, *, group: bool = False) -> None:
+    """Make sure a process we started is gone (and, for the browser, its helpers)."""
+    with contextlib.suppress(ProcessLookupError):
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group outlives a browser that already exited
+        elif proc.poll() is None:
+            proc.kill()
+    with trio.CancelScope(shield=True), trio.move_on_after(10):
+        await proc.wait()
+
+
+async def test_the_dashboard_shows_live_updates_in_a_browser(tmp_path):
+    port = free_port()
+    config = browser_config(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    service_log = tmp_path / "service.log"
+    profile = tmp_path / "chromium-profile"
+    screenshot = tmp_path / "dashboard.png"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_"))}
+    service = browser = None
+    with service_log.open("wb") as out, (tmp_path / "chromium.log").open("wb") as browser_out:
+        try:
+            with trio.fail_after(50):
+                # The sped-up demo lasts about ten seconds: the browser starts alongside.
+                service = await trio.lowlevel.open_process(
+                    [sys.executable, "-m", "actors", str(config)],
+                    cwd=REPO,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+                browser = await trio.lowlevel.open_process(
+                    [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                    stdout=browser_out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its helper processes go with it in `stop`
+                )
+                await wait_healthy(f"{base}/healthz", service, service_log)
+                page_ws = await devtools_page_url(profile, browser)
+                async with open_websocket_url(page_ws, max_message_size=64 * 2**20) as ws:
+                    devtools = DevTools(ws)
+                    await devtools.call("Runtime.enable")  # from now on, uncaught page errors are events
+                    await devtools.call("Page.navigate", url=f"{base}/")
+                    seen: dict[str, int] = {}
+                    with trio.move_on_after(15):
+                        while not live_enough(seen):
+                            await trio.sleep(0.25)
+                            seen = await devtools.evaluate(PROBE) or {}
+                    assert seen.get("statusUpdates", 0) >= 2, seen
+                    assert seen.get("chatRows", 0) >= 1, seen
+                    assert seen.get("dispatched", 0) > 0, seen
+                    assert seen.get("actors", 0) >= 4, seen  # the tree: root, session, router, monitors, ...
+                    assert seen["updates"] > seen["statusUpdates"], seen  # fates and turns too
+                    errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
+                    assert not errors, errors
+                    shot = await devtools.call("Page.captureScreenshot", format="png")
+                png = base64.b64decode(shot["data"])
+                await trio.Path(screenshot).write_bytes(png)
+                assert png.startswith(b"\x89PNG")
+                assert (await trio.Path(screenshot).stat()).st_size > 10_000
+
+                # The demo may have run to its end already (exit 0 by itself); if not, stop it.
+                if service.poll() is None:
+                    service.send_signal(signal.SIGTERM)
+                with trio.move_on_after(15):
+                    await service.wait()
+                assert service.returncode == 0, await tail(service_log)
+        finally:
+            if browser is not None:
+                await stop(browser, group=True)
+            if service is not None:
+                await stop(service)
