@@ -17,7 +17,7 @@ Rules the API taught others the hard way:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -255,20 +255,16 @@ def _gift(snippet: Mapping[str, Any]) -> Converted:
     return Kind.GIFT, "", None, None
 
 
-def _deleted(snippet: Mapping[str, Any]) -> Converted:
-    details = _details(snippet, "messageDeletedDetails")
-    target = details.get("deletedMessageId")
-    if not isinstance(target, str):
-        raise TypeError("deletedMessageId is missing")
-    return Kind.MODERATION, "", None, ModerationTarget(message_id=target)
+def _removes_message(details_key: str, id_key: str) -> Callable[[Mapping[str, Any]], Converted]:
+    """A moderation item that removes one message (deleted, or retracted by its author)."""
 
+    def convert(snippet: Mapping[str, Any]) -> Converted:
+        target = _details(snippet, details_key).get(id_key)
+        if not isinstance(target, str):
+            raise TypeError(f"{id_key} is missing")
+        return Kind.MODERATION, "", None, ModerationTarget(message_id=target)
 
-def _retracted(snippet: Mapping[str, Any]) -> Converted:
-    details = _details(snippet, "messageRetractedDetails")
-    target = details.get("retractedMessageId")
-    if not isinstance(target, str):
-        raise TypeError("retractedMessageId is missing")
-    return Kind.MODERATION, "", None, ModerationTarget(message_id=target)
+    return convert
 
 
 def _banned(snippet: Mapping[str, Any]) -> Converted:
@@ -288,8 +284,8 @@ _CONVERTERS = {
     "memberMilestoneChatEvent": _milestone,
     "membershipGiftingEvent": _gift,
     "giftMembershipReceivedEvent": _gift,
-    "messageDeletedEvent": _deleted,
-    "messageRetractedEvent": _retracted,
+    "messageDeletedEvent": _removes_message("messageDeletedDetails", "deletedMessageId"),
+    "messageRetractedEvent": _removes_message("messageRetractedDetails", "retractedMessageId"),
     "userBannedEvent": _banned,
 }
 
