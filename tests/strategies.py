@@ -289,3 +289,182 @@ def chat_events(draw: st.DrawFn, *, kinds: st.SearchStrategy[Kind] = any_kind) -
         sent_at=draw(sent_times),
         target=target,
     )
+
+
+# ---- Engine.IO / Socket.IO frames and Chzzk payloads ---------------------------------------------
+
+import json  # noqa: E402  (imports kept with the section that uses them)
+
+from actors.monitors.chzzk_api import TokenPair  # noqa: E402
+from actors.monitors.engineio import EnginePacket, EngineType, SocketPacket, SocketType  # noqa: E402
+
+# Frame text: anything UTF-8 can carry, with astral emoji (two UTF-16 units
+# each) drawn often, since that is where length counting goes wrong.
+frame_text = st.text(
+    alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from("😀👍🏽🎉한:0\x00\xff")),
+    max_size=40,
+)
+
+engine_packets = st.builds(EnginePacket, type=st.sampled_from(EngineType), data=frame_text)
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=10),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _reads_back(data: object) -> bool:
+    """A bare non-negative number cannot be Socket.IO data: its digits read as an ack id."""
+    return not (isinstance(data, int | float) and not isinstance(data, bool) and data >= 0)
+
+
+socket_packets = st.builds(
+    SocketPacket,
+    type=st.sampled_from([t for t in SocketType if t not in (SocketType.BINARY_EVENT, SocketType.BINARY_ACK)]),
+    data=json_values.filter(_reads_back),
+    namespace=st.one_of(
+        st.just("/"),
+        st.text(alphabet=st.characters(codec="utf-8", exclude_characters=","), max_size=10).map(lambda s: "/" + s),
+    ),
+    id=st.none() | st.integers(min_value=0, max_value=2**53),
+)
+
+# Tokens look like nothing else in a repr (the repr test relies on it).
+_secrets = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=12, max_size=64
+)
+token_pairs = st.builds(
+    TokenPair,
+    access_token=_secrets.map(lambda s: "at-" + s),
+    refresh_token=_secrets.map(lambda s: "rt-" + s),
+    expires_at=st.floats(allow_nan=False, allow_infinity=False) | st.integers(0, 2**40).map(float),
+    token_type=st.sampled_from(["Bearer", "bearer", ""]),
+    scope=st.sampled_from(["", "채팅 메시지 조회 후원 조회", "x"]) | st.text(max_size=20),
+)
+
+chzzk_channel_ids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+# Chat content: real text, Chzzk emoji placeholders, and whitespace to collapse.
+chzzk_content = st.lists(
+    st.one_of(chat_text, st.sampled_from(["{:d_47:}", "{:ch_zz_k_01:}", "  ", "\n", "ㅋㅋㅋ", "😀"])),
+    max_size=5,
+).map("".join)
+chzzk_times = st.integers(min_value=1_600_000_000_000, max_value=2_000_000_000_000)  # ms
+chzzk_roles = st.sampled_from(
+    ["streamer", "common_user", "streaming_channel_manager", "streaming_chat_manager", "manager", "new_role"]
+)
+chzzk_nicknames = st.one_of(st.just(""), st.just("위즈 WisdomIT"), chat_text)
+
+
+@st.composite
+def chzzk_payloads(draw: st.DrawFn) -> tuple[str, dict]:
+    """(event name, payload) in the canonical shape: the real captured CHAT
+    (role inside profile, chatChannelId, eventSentAt) and the documented
+    DONATION (payAmount a string) and SUBSCRIPTION."""
+    name = draw(st.sampled_from(["CHAT", "DONATION", "SUBSCRIPTION"]))
+    channel = draw(chzzk_channel_ids)
+    if name == "CHAT":
+        return name, {
+            "channelId": channel,
+            "chatChannelId": draw(st.text(alphabet="abcdefghijkNOPQ0123", min_size=6, max_size=6)),
+            "senderChannelId": draw(chzzk_channel_ids),
+            "profile": {
+                "nickname": draw(chzzk_nicknames),
+                "verifiedMark": draw(st.booleans()),
+                "badges": [{"imageUrl": "https://ssl.pstatic.net/static/nng/glive/icon/streamer.png"}],
+                "userRoleCode": draw(chzzk_roles),
+            },
+            "content": draw(chzzk_content),
+            "emojis": {"d_47": "https://example.invalid/e.png"},
+            "messageTime": draw(chzzk_times),
+            "eventSentAt": "2026-07-22T22:48:28.525460090",
+        }
+    if name == "DONATION":
+        return name, {
+            "donationType": "CHAT",
+            "channelId": channel,
+            "donatorChannelId": draw(st.just("") | chzzk_channel_ids),
+            "donatorNickname": draw(chzzk_nicknames),
+            "payAmount": str(draw(st.integers(min_value=1, max_value=10**9))),
+            "donationText": draw(chzzk_content),
+            "emojis": {},
+        }
+    return name, {
+        "channelId": channel,
+        "subscriberChannelId": draw(chzzk_channel_ids),
+        "subscriberNickname": draw(chzzk_nicknames),
+        "tierNo": draw(st.sampled_from([1, 2])),
+        "tierName": "구독",
+        "month": draw(st.integers(1, 60)),
+    }
+
+
+@st.composite
+def chzzk_variants(draw: st.DrawFn, name: str, canonical: dict) -> tuple[object, list[str]]:
+    """The same event in another shape the server (or its docs) may use:
+    (argument, the variations applied). Every variation means the same."""
+    payload = json.loads(json.dumps(canonical))
+    applied: list[str] = []
+
+    def maybe(label: str) -> bool:
+        if draw(st.booleans()):
+            applied.append(label)
+            return True
+        return False
+
+    if name == "CHAT":
+        profile = payload["profile"]
+        role = profile["userRoleCode"]
+        if maybe("role at top level"):
+            payload["userRoleCode"] = profile.pop("userRoleCode")
+        elif role in ("common_user", "new_role") and maybe("no role at all"):
+            del profile["userRoleCode"]
+        if not profile["nickname"].strip() and profile["verifiedMark"] is False and maybe("no profile"):
+            if "userRoleCode" in profile:
+                payload["userRoleCode"] = profile["userRoleCode"]
+            if draw(st.booleans()):
+                payload["profile"] = None
+            else:
+                del payload["profile"]
+        elif maybe("no badges"):
+            del profile["badges"]
+        for field in ("chatChannelId", "eventSentAt", "emojis"):
+            if maybe(f"no {field}"):
+                del payload[field]
+        if maybe("messageTime as a string"):
+            payload["messageTime"] = str(payload["messageTime"])
+    elif name == "DONATION":
+        amount = int(payload["payAmount"])
+        form = draw(st.sampled_from(["string", "int", "float"]))
+        payload["payAmount"] = {"string": str(amount), "int": amount, "float": float(amount)}[form]
+        applied.append(f"payAmount as {form}")
+        if maybe("another donationType"):
+            kind = draw(st.sampled_from(["VIDEO", "MISSION", None, "what"]))
+            if kind is None:
+                del payload["donationType"]
+            else:
+                payload["donationType"] = kind
+        if not payload["donationText"] and maybe("no donationText"):
+            del payload["donationText"]
+        if not payload["donatorNickname"] and maybe("no donatorNickname"):
+            del payload["donatorNickname"]
+        if not payload["donatorChannelId"] and maybe("no donatorChannelId"):
+            del payload["donatorChannelId"]
+        if maybe("no emojis"):
+            del payload["emojis"]
+    else:
+        if maybe("no tierName"):
+            del payload["tierName"]
+        if maybe("month as a string"):
+            payload["month"] = str(payload["month"])
+    if maybe("an unknown field"):
+        payload["someFutureField"] = draw(json_values)
+    as_object = maybe("argument as an object")
+    return (payload if as_object else json.dumps(payload, ensure_ascii=draw(st.booleans()))), applied
