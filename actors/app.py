@@ -5,7 +5,10 @@
      │             once all input has ended and been spoken, which ends the run
      ├─ router     TRANSIENT: routes until the monitors' channel ends
      └─ monitors   nested supervisor (TRANSIENT)
-         └─ replay ...  each with the monitors' backoff
+         ├─ replay      TRANSIENT; may end the run (the demo)
+         ├─ youtube     PERMANENT: a stream ends, it waits for the next
+         └─ chzzk       PERMANENT: one session socket, OAuth tokens in a file
+                        each with the monitors' backoff
 
 Start order is top to bottom, so the stop order is monitors first (no new
 input), then the router, then the session (finishes its turn). The channel
@@ -46,6 +49,8 @@ from .chat import ChatEvent
 from .config import BackoffConfig, Config
 from .control.server import ControlSurface
 from .ledger import Ledger
+from .monitors.chzzk import ChzzkCursor, ChzzkMonitor
+from .monitors.chzzk_auth import ChzzkAuth
 from .monitors.replay import ReplayCursor, ReplaySource, run_replay
 from .monitors.retry import FatalMonitorError
 from .monitors.youtube import YouTubeCursor, YouTubeMonitor
@@ -111,6 +116,23 @@ def configured_monitors(service: Service) -> list[ChildSpec]:
                 shutdown=2.0,
             )
         )
+    if monitors.chzzk.enabled and service.chzzk_auth is not None:
+        chzzk = ChzzkMonitor(
+            monitors.chzzk.settings(),
+            service.chzzk_auth,
+            service.chat_send,
+            service.chzzk_cursor,
+            emit=service.log.emit,
+        )
+        specs.append(
+            ChildSpec(
+                id="chzzk",
+                target=chzzk.run,
+                restart=Restart.PERMANENT,
+                backoff=monitor_backoff(monitors.backoff),
+                shutdown=3.0,
+            )
+        )
     return specs
 
 
@@ -144,6 +166,11 @@ class Service:
             self.ledger.listeners.append(self.control.on_fate)
         self.replay_cursor = ReplayCursor()
         self.youtube_cursor = YouTubeCursor()
+        self.chzzk_cursor = ChzzkCursor()
+        chzzk = config.monitors.chzzk
+        self.chzzk_auth = (
+            ChzzkAuth(chzzk.auth_settings(config.control, config.base_dir), emit=log.emit) if chzzk.enabled else None
+        )
         self.monitor_specs = list(monitors(self))
         self.supervisor = Supervisor(self._root_spec(self.monitor_specs, rng), hooks=[log.supervision_hook], rng=rng)
         self._started = 0.0

@@ -28,6 +28,8 @@ from cattrs.gen import make_dict_structure_fn
 
 from .chat import Platform
 from .control.server import ControlSettings
+from .monitors.chzzk import ChzzkSettings
+from .monitors.chzzk_auth import ChzzkAuthSettings
 from .monitors.youtube import YouTubeSettings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
@@ -289,14 +291,68 @@ class YouTubeConfig:
         )
 
 
+def _optional_http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value:
+        _http_url(instance, attribute, value)
+
+
+def _chzzk_events(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    known = ("chat", "donation", "subscription")
+    for name in value:
+        if name not in known:
+            raise ValueProblem(attribute.name, f"unknown event {name!r}; use any of {', '.join(known)}")
+    if not value:
+        raise ValueProblem(attribute.name, "subscribe to at least one event (chat, donation, subscription)")
+
+
 @attrs.frozen
 class ChzzkConfig:
+    """The Chzzk monitor ([monitors.chzzk]): the official Open API, OAuth2, one session socket."""
+
     enabled: bool = False
-    client_id: Secret = attrs.field(factory=Secret)
-    client_secret: Secret = attrs.field(factory=Secret)
-    channel_id: str = ""
+    client_id: Secret = attrs.field(factory=Secret)  # or CHZZK_CLIENT_ID
+    client_secret: Secret = attrs.field(factory=Secret)  # or CHZZK_CLIENT_SECRET
+    # Empty: http://localhost:<control.port>/chzzk/callback. It must equal the
+    # app's registered "로그인 리디렉션 URL" exactly.
+    redirect_uri: str = attrs.field(default="", validator=_optional_http_url)
+    token_file: str = ".chzzk-token.json"  # relative to the config file; written 0600
+    events: tuple[str, ...] = attrs.field(default=("chat", "donation", "subscription"), validator=_chzzk_events)
+    api_base_url: str = attrs.field(default="https://openapi.chzzk.naver.com", validator=_http_url)
+    auth_url: str = attrs.field(default="https://chzzk.naver.com/account-interlock", validator=_http_url)
+    connect_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
+    subscribe_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
+    request_timeout: float = attrs.field(default=15.0, validator=greater_than(0))
+    refresh_margin: float = attrs.field(default=600.0, validator=at_least(0))
     max_retries: int = attrs.field(default=10, validator=at_least(0))
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
+
+    def redirect_for(self, control: ControlConfig) -> str:
+        return self.redirect_uri or f"http://localhost:{control.port}/chzzk/callback"
+
+    def auth_settings(self, control: ControlConfig, base_dir: Path) -> ChzzkAuthSettings:
+        host = "localhost" if control.host in ("127.0.0.1", "::1", "localhost", "0.0.0.0") else control.host
+        return ChzzkAuthSettings(
+            client_id=self.client_id.reveal(),
+            client_secret=self.client_secret.reveal(),
+            token_file=base_dir / self.token_file,
+            redirect_uri=self.redirect_for(control),
+            authorize_page=f"http://{host}:{control.port}/chzzk/auth",
+            api_base_url=self.api_base_url.rstrip("/"),
+            auth_url=self.auth_url,
+            refresh_margin=self.refresh_margin,
+            request_timeout=self.request_timeout,
+        )
+
+    def settings(self) -> ChzzkSettings:
+        return ChzzkSettings(
+            api_base_url=self.api_base_url.rstrip("/"),
+            events=self.events,
+            connect_timeout=self.connect_timeout,
+            subscribe_timeout=self.subscribe_timeout,
+            request_timeout=self.request_timeout,
+            max_retries=self.max_retries,
+            retry_interval=self.retry_interval,
+        )
 
 
 @attrs.frozen
@@ -459,8 +515,19 @@ def _check_whole(config: Config) -> list[str]:
         problems.append("monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)")
     if youtube.enabled and not (youtube.video_id or youtube.channel_id):
         problems.append("monitors.youtube: set video_id (the live video) or channel_id (to find it)")
-    if monitors.chzzk.enabled:
-        problems.append("monitors.chzzk.enabled: the Chzzk monitor is not part of this version yet")
+    chzzk = monitors.chzzk
+    if chzzk.enabled:
+        for name in ("client_id", "client_secret"):
+            if not getattr(chzzk, name):
+                problems.append(
+                    f"monitors.chzzk.{name}: needed when the Chzzk monitor is enabled (or CHZZK_{name.upper()});"
+                    " it is on your app's page at developers.chzzk.naver.com"
+                )
+        if not control.enabled:
+            problems.append(
+                "control.enabled: the Chzzk monitor needs the control surface on, because Chzzk's OAuth"
+                " consent comes back to its /chzzk/callback"
+            )
     if not (monitors.replay.enabled or monitors.youtube.enabled or monitors.chzzk.enabled):
         problems.append("monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk")
     if monitors.replay.enabled and monitors.replay.path:

@@ -122,6 +122,8 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
     if event == "control.listening":
         urls = ", ".join(f"http://{bind.split('://')[-1]}/" for bind in f.get("urls", []))
         return f"{mark} control   dashboard at {urls}"
+    if event == "chzzk.needs_authorization":
+        return f"{mark} chzzk     not authorised ({f['why']}): open {f['open']} to connect your Chzzk account"
     if event == "service.failed":
         return f"{mark} service   FAILED: {f['error']}"
     if event == "service.stopped":

@@ -77,6 +77,25 @@ def test_an_empty_file_is_the_demo():
             '[monitors.youtube]\nenabled = true\nvideo_id = "v"',
             "config.toml: monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)",
         ),
+        (
+            '[control]\nenabled = true\n[monitors.chzzk]\nenabled = true\nclient_id = "id"',
+            "config.toml: monitors.chzzk.client_secret: needed when the Chzzk monitor is enabled"
+            " (or CHZZK_CLIENT_SECRET); it is on your app's page at developers.chzzk.naver.com",
+        ),
+        (
+            '[monitors.chzzk]\nenabled = true\nclient_id = "id"\nclient_secret = "s"',
+            "config.toml: control.enabled: the Chzzk monitor needs the control surface on, because Chzzk's"
+            " OAuth consent comes back to its /chzzk/callback",
+        ),
+        (
+            '[monitors.chzzk]\nevents = ["chat", "gifts"]',
+            "config.toml: monitors.chzzk.events: unknown event 'gifts'; use any of chat, donation, subscription",
+        ),
+        (
+            '[monitors.chzzk]\nredirect_uri = "localhost:12394/chzzk/callback"',
+            "config.toml: monitors.chzzk.redirect_uri: must be an http:// or https:// URL,"
+            " got 'localhost:12394/chzzk/callback'",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_setting(text, expected):

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import functools
 import hmac
+import html
 import json
 from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -114,6 +116,14 @@ class MonitorControl:
         return _error(f"unknown message type {kind!r}")
 
 
+def _page(title: str, text: str, status: int = 200) -> HTMLResponse:
+    body = (
+        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
 def _error(text: str) -> dict[str, Any]:
     return {"type": "chat-monitor-error", "message": text}
 
@@ -147,6 +157,28 @@ def status_snapshot(service: Service) -> dict[str, Any]:
         "tree": fields["tree"],
         "pending": pending,
         "youtube": youtube,
+        "chzzk": chzzk_status(service),
+    }
+
+
+def chzzk_status(service: Service) -> dict[str, Any] | None:
+    auth = service.chzzk_auth
+    if auth is None:
+        return None
+    cursor = service.chzzk_cursor
+    expires_at = auth.expires_at
+    return {
+        "authorized": auth.has_token,
+        "authorize_at": None if auth.has_token else auth.s.authorize_page,
+        "problem": auth.problem,
+        "token_expires_in_s": None if expires_at is None else round(expires_at - auth.wall()),
+        "refreshes": auth.refreshes,
+        "connects": cursor.connects,
+        "live": cursor.live_since is not None,
+        "subscribed": list(cursor.subscribed),
+        "emitted": cursor.emitted,
+        "duplicates": cursor.duplicates,
+        "skipped": cursor.skipped,
     }
 
 
@@ -183,6 +215,8 @@ class ControlSurface:
                 Route("/", self.dashboard),
                 Route("/status", self.status),
                 Route("/healthz", self.healthz),
+                Route("/chzzk/auth", self.chzzk_auth),
+                Route("/chzzk/callback", self.chzzk_callback),
                 WebSocketRoute("/ws", self.websocket),
             ]
         )
@@ -242,6 +276,59 @@ class ControlSurface:
             return JSONResponse({"error": "a token is needed"}, status_code=401)
         ledger = self.service.ledger
         return JSONResponse({"ok": True, "balanced": ledger.balanced, "received": ledger.received})
+
+    # ---- Chzzk's OAuth2 authorisation code flow ---------------------------------------------
+
+    async def chzzk_auth(self, request: Request) -> Response:
+        """Start the consent: a fresh `state`, then Chzzk's account-interlock page."""
+        auth = self.service.chzzk_auth
+        if auth is None:
+            return _page("Chzzk is not enabled", "Set monitors.chzzk.enabled = true in the config.", 404)
+        if not self._authorized(request.headers, request.query_params):
+            return JSONResponse({"error": "a token is needed"}, status_code=401)
+        self.emit("chzzk.consent_started")
+        return RedirectResponse(auth.begin(), status_code=302)
+
+    async def chzzk_callback(self, request: Request) -> Response:
+        """Where Chzzk sends the browser back. No control token here: the
+        browser comes from Chzzk and cannot carry one. The `state` is the
+        guard: only a state we issued moments ago is accepted, once, so a
+        page elsewhere cannot plant its own code in our service (CSRF)."""
+        auth = self.service.chzzk_auth
+        if auth is None:
+            return _page("Chzzk is not enabled", "Set monitors.chzzk.enabled = true in the config.", 404)
+        query = request.query_params
+        state = query.get("state", "")
+        if not state or not auth.take_state(state):
+            self.emit("chzzk.callback_refused", "warning", why="state does not match")
+            return _page(
+                "Authorisation refused",
+                "This answer does not belong to an authorisation started here (the state does not match, or it"
+                " expired). Start again from /chzzk/auth.",
+                400,
+            )
+        code = query.get("code", "")
+        if not code:
+            why = query.get("error_description") or query.get("error") or "no code in the answer"
+            return _page("Authorisation failed", f"Chzzk did not grant access: {why}.", 400)
+        try:
+            async with httpx.AsyncClient() as client:
+                await auth.exchange(client, code, state)
+        except Exception as exc:  # shown to the streamer, who is looking at this page
+            self.emit("chzzk.exchange_failed", "error", error=f"{type(exc).__name__}: {exc}")
+            return _page("Authorisation failed", f"Exchanging the code failed: {type(exc).__name__}: {exc}.", 502)
+        await self._restart_failed_chzzk()
+        return _page("Chzzk connected", "The tokens are stored. You can close this tab; chat will arrive shortly.")
+
+    async def _restart_failed_chzzk(self) -> None:
+        """A monitor that gave up (a refused scope, say) gets a fresh start
+        with the new consent; one that waits for it simply wakes up."""
+        monitors = self.monitors._monitors()
+        if monitors is None:
+            return
+        for child in monitors.snapshot().children:
+            if child.id == "chzzk" and child.state is ChildState.FAILED:
+                await monitors.start_child("chzzk")
 
     # ---- the WebSocket -----------------------------------------------------------------------
 

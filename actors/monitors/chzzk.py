@@ -1,0 +1,482 @@
+"""The Chzzk monitor: the official Open API session, on Trio, all stream long.
+
+One connection (reference §2.4–2.6, §4.4):
+
+1. an access token (refreshed when close to expiry, or when refused);
+2. a fresh session URL (`GET /open/v1/sessions/auth`): an unused one
+   expires within a minute, so every connect asks for a new one;
+3. the socket: Engine.IO v3 over a WebSocket (`EIO=3`), the OPEN packet
+   with the server's `pingInterval`/`pingTimeout`, `40`, then SYSTEM
+   `connected` with a new `sessionKey`;
+4. subscribe chat, donation and subscription with that key, and wait for
+   the SYSTEM `subscribed` confirmations (they come on the socket, not in
+   the HTTP answer);
+5. read: events become ChatEvents; we ping every `pingInterval` and a pong
+   must come within `pingTimeout`, so a socket that died silently is found.
+
+Why not chzzkpy: it is asyncio-only, and when the server drops the socket
+without a close packet it spins a core in a loop that never yields; under
+trio-asyncio that would freeze every actor. Here a dead socket is an
+exception like any other, and the end of the connection is the end of a
+nursery.
+
+Any end of a connection is retried with a fresh URL and new subscriptions.
+A connection that had been up a while is reconnected at once (a dropped
+socket after an hour of chat is news, not an outage); one that dies young
+counts against `max_retries`/`retry_interval`, then the supervisor's
+backoff. No token, or a refused refresh token, is not retried at all: the
+status says which URL to open, and the monitor waits for the callback.
+
+Chzzk chat has no message ids; `chzzk_api` derives stable ones, and the ids
+already emitted live in `ChzzkCursor`, which outlives restarts, so a
+message delivered again after a reconnect is not emitted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import httpx
+import trio
+import trio_websocket
+
+from supervision import ChildContext
+
+from ..chat import ChatEvent
+from ..router.filters import BoundedLRU
+from .chzzk_api import (
+    ChzzkApiError,
+    PayloadError,
+    Skip,
+    parse_system,
+    session_url_of,
+    socket_url,
+    to_chat_event,
+    unwrap,
+)
+from .chzzk_auth import ChzzkAuth, NeedsAuthorization
+from .engineio import EngineType, FramingError, OpenInfo, decode_packet, decode_socket, parse_event, parse_open
+from .retry import FatalMonitorError, run_with_retries
+
+Emit = Callable[..., None]
+WallClock = Callable[[], datetime]
+
+# Chat sent while no session is subscribed is lost (Chzzk does not replay),
+# so a healthy connection that ends is replaced almost at once; `stable_after`
+# is what keeps a server that drops every new connection from being hammered.
+RECONNECT_PAUSE = 0.1
+
+EVENT_TYPES = {"chat": "CHAT", "donation": "DONATION", "subscription": "SUBSCRIPTION"}
+
+
+@attrs.frozen
+class ChzzkSettings:
+    api_base_url: str = "https://openapi.chzzk.naver.com"
+    events: tuple[str, ...] = ("chat", "donation", "subscription")
+    connect_timeout: float = 10.0  # socket open to SYSTEM connected
+    subscribe_timeout: float = 10.0  # subscribe calls to their confirmations
+    request_timeout: float = 15.0
+    stable_after: float = 30.0  # a connection up this long is reconnected at once when it ends
+    max_retries: int = 10
+    retry_interval: float = 60.0
+
+
+@attrs.define
+class ChzzkCursor:
+    """What outlives one incarnation of the monitor."""
+
+    seen: BoundedLRU[str, bool] = attrs.field(factory=lambda: BoundedLRU(50_000))
+    emitted: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    connects: int = 0  # sockets that reached SYSTEM connected
+    session_key: str | None = None
+    live_since: float | None = None  # trio time the current session was subscribed
+    subscribed: tuple[str, ...] = ()
+    unknown_logged: set[str] = attrs.field(factory=set)
+
+
+class SessionLost(ConnectionError):
+    """The socket ended (closed, dropped, silent, or a subscription revoked)."""
+
+
+class _Connection:
+    """The state one socket's reader shares with the rest of the connection."""
+
+    def __init__(self, ws: trio_websocket.WebSocketConnection, info: OpenInfo) -> None:
+        self.ws = ws
+        self.info = info
+        self.session_key: str | None = None
+        self.connected = trio.Event()
+        self.confirmed: set[str] = set()
+        self.confirmations = trio.Event()  # replaced after each confirmation
+        self.pong = trio.Event()
+        self.activity = trio.Event()  # set when a message was emitted
+
+
+class ChzzkMonitor:
+    def __init__(
+        self,
+        settings: ChzzkSettings,
+        auth: ChzzkAuth,
+        outbox: trio.MemorySendChannel[ChatEvent],
+        cursor: ChzzkCursor,
+        *,
+        emit: Emit,
+        wall_clock: WallClock = lambda: datetime.now(UTC),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.s = settings
+        self.auth = auth
+        self.outbox = outbox
+        self.cursor = cursor
+        self.emit = emit
+        self.wall = wall_clock
+        self.transport = transport
+        self.wanted = tuple(EVENT_TYPES[name] for name in settings.events)
+
+    async def run(self, ctx: ChildContext) -> None:
+        ctx.started()
+        outbox = ctx.hold(self.outbox.clone())
+        async with httpx.AsyncClient(timeout=self.s.request_timeout, transport=self.transport) as client:
+
+            async def attempt(connected: Callable[[], None]) -> None:
+                while True:
+                    try:
+                        await self._connection(ctx, client, outbox, connected)
+                    except NeedsAuthorization as need:
+                        await self._wait_for_authorization(ctx, need)
+                    except SessionLost as lost:
+                        up_for = self._up_for()
+                        self.cursor.live_since = None
+                        if up_for < self.s.stable_after:
+                            raise  # dying young is an outage: the retry budget decides
+                        # A long healthy connection ended: reconnect at once
+                        # (after a breath), the outage budget untouched.
+                        self.emit("chzzk.reconnecting", "warning", why=str(lost), up_for_s=round(up_for, 1))
+                        ctx.set_status(f"reconnecting: {lost}")
+                        await trio.sleep(RECONNECT_PAUSE)
+
+            def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
+                self.cursor.live_since = None
+                self.emit("chzzk.retry", "warning", attempt=attempt_no, delay_s=delay, error=f"{exc}")
+
+            await run_with_retries(
+                ctx,
+                "chzzk",
+                attempt,
+                max_retries=self.s.max_retries,
+                retry_interval=self.s.retry_interval,
+                on_retry=on_retry,
+            )
+
+    def _up_for(self) -> float:
+        since = self.cursor.live_since
+        return 0.0 if since is None else trio.current_time() - since
+
+    async def _wait_for_authorization(self, ctx: ChildContext, need: NeedsAuthorization) -> None:
+        # Said once, clearly; then nothing until the callback stores a token.
+        ctx.set_status(f"not authorised ({need.why}): open {need.url}")
+        self.emit("chzzk.needs_authorization", "warning", why=need.why, open=need.url)
+        await self.auth.authorized()
+        self.emit("chzzk.authorized")
+
+    # ---- REST ---------------------------------------------------------------------------------
+
+    async def _call(self, client: httpx.AsyncClient, method: str, path: str, params: dict[str, str] | None) -> Any:
+        """One user-authenticated call; a refused access token is refreshed and the call made once more."""
+        token = await self.auth.access_token(client)
+        try:
+            return await self._call_once(client, method, path, params, token)
+        except ChzzkApiError as exc:
+            if not exc.invalid_token:
+                raise
+        self.emit("chzzk.token_refused", "warning", path=path)
+        token = await self.auth.access_token(client, refresh=True)
+        return await self._call_once(client, method, path, params, token)
+
+    async def _call_once(
+        self, client: httpx.AsyncClient, method: str, path: str, params: dict[str, str] | None, token: str
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token}", **self.auth.client_headers()}
+        try:
+            response = await client.request(method, f"{self.s.api_base_url}{path}", params=params, headers=headers)
+        except httpx.TimeoutException:
+            raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise ConnectionError(f"{path}: {type(exc).__name__}") from None
+        try:
+            return unwrap(response.status_code, response.content)
+        except ChzzkApiError as exc:
+            if exc.invalid_client:
+                raise FatalMonitorError(
+                    "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
+                ) from None
+            if exc.status == 403:
+                raise FatalMonitorError(
+                    f"Chzzk refused {path} ({exc}): the app lacks a scope it needs (chat, donation and"
+                    " subscription reading must be approved for it); fix the app, then authorise again"
+                ) from None
+            if exc.status == 429:
+                exc.retry_after = _retry_after(response.headers.get("retry-after"))
+                if exc.retry_after:
+                    await trio.sleep(min(exc.retry_after, 300.0))  # honour it before the retry's own wait
+            raise
+
+    # ---- one connection -----------------------------------------------------------------------
+
+    async def _connection(
+        self,
+        ctx: ChildContext,
+        client: httpx.AsyncClient,
+        outbox: trio.MemorySendChannel[ChatEvent],
+        connected: Callable[[], None],
+    ) -> None:
+        ctx.set_status("connecting")
+        url = socket_url(session_url_of(await self._call(client, "GET", "/open/v1/sessions/auth", None)))
+        # Never the URL in an error: its `auth` query is a credential.
+        try:
+            async with trio_websocket.open_websocket_url(
+                url, connect_timeout=self.s.connect_timeout, disconnect_timeout=2.0
+            ) as ws:
+                await self._converse(ctx, client, outbox, connected, ws)
+        except trio_websocket.ConnectionTimeout:
+            raise TimeoutError(f"the session socket did not open within {self.s.connect_timeout:g}s") from None
+        except trio_websocket.DisconnectionTimeout:
+            raise SessionLost("the socket did not close within 2s") from None
+        except trio_websocket.ConnectionRejected as exc:
+            raise ConnectionError(f"the session socket was refused (HTTP {exc.status_code})") from None
+        except trio_websocket.HandshakeError as exc:
+            cause = exc.__cause__
+            raise ConnectionError(f"cannot open the session socket ({type(cause or exc).__name__})") from None
+
+    async def _converse(
+        self,
+        ctx: ChildContext,
+        client: httpx.AsyncClient,
+        outbox: trio.MemorySendChannel[ChatEvent],
+        connected: Callable[[], None],
+        ws: trio_websocket.WebSocketConnection,
+    ) -> None:
+        try:
+            with trio.fail_after(self.s.connect_timeout):
+                info = await self._open(ws)
+        except trio.TooSlowError:
+            raise TimeoutError(f"no Engine.IO OPEN within {self.s.connect_timeout:g}s") from None
+        conn = _Connection(ws, info)
+        try:
+            await self._session(ctx, client, outbox, connected, conn)
+        except BaseExceptionGroup as group:
+            # The reader's or the pinger's error comes wrapped by the nursery;
+            # the retry loop and the status want the error itself.
+            raise _first_failure(group) from None
+
+    async def _session(
+        self,
+        ctx: ChildContext,
+        client: httpx.AsyncClient,
+        outbox: trio.MemorySendChannel[ChatEvent],
+        connected: Callable[[], None],
+        conn: _Connection,
+    ) -> None:
+        cursor = self.cursor
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read, conn, outbox)
+            with trio.move_on_after(self.s.connect_timeout) as waiting:
+                await conn.connected.wait()
+            if waiting.cancelled_caught:
+                raise TimeoutError(f"no SYSTEM connected within {self.s.connect_timeout:g}s")
+            nursery.start_soon(self._ping, conn)
+            cursor.connects += 1
+            cursor.session_key = conn.session_key
+            await self._subscribe(client, conn)
+            cursor.subscribed = tuple(sorted(conn.confirmed))
+            cursor.live_since = trio.current_time()
+            connected()
+            self.emit("chzzk.live", session=_short(conn.session_key), subscribed=list(cursor.subscribed))
+            while True:  # the reader or the pinger ends this, by raising
+                ctx.set_status(self._live_status())
+                await conn.activity.wait()
+                conn.activity = trio.Event()
+                await trio.sleep(1.0)  # at most one status update a second, none while quiet
+
+    async def _open(self, ws: trio_websocket.WebSocketConnection) -> OpenInfo:
+        """The Engine.IO OPEN packet, the first frame of a direct WebSocket."""
+        while True:
+            packet = decode_packet(await _receive(ws))
+            if packet.type is EngineType.OPEN:
+                return parse_open(packet.data)
+            if packet.type is EngineType.CLOSE:
+                raise SessionLost("the server closed the session before it opened")
+
+    async def _subscribe(self, client: httpx.AsyncClient, conn: _Connection) -> None:
+        key = conn.session_key or ""
+        for event_type in self.wanted:
+            path = f"/open/v1/sessions/events/subscribe/{event_type.lower()}"
+            await self._call(client, "POST", path, {"sessionKey": key})
+        with trio.move_on_after(self.s.subscribe_timeout):
+            while not conn.confirmed.issuperset(self.wanted):
+                await conn.confirmations.wait()
+        missing = sorted(set(self.wanted) - conn.confirmed)
+        if missing:
+            raise TimeoutError(f"no SYSTEM subscribed for {', '.join(missing)} within {self.s.subscribe_timeout:g}s")
+
+    async def _ping(self, conn: _Connection) -> None:
+        """EIO3: the client pings; a pong must come within pingTimeout."""
+        info = conn.info
+        while True:
+            await trio.sleep(info.ping_interval)
+            conn.pong = trio.Event()
+            try:
+                await conn.ws.send_message("2")
+            except trio_websocket.ConnectionClosed as exc:
+                raise SessionLost(f"the socket closed ({_close_text(exc)})") from None
+            with trio.move_on_after(info.ping_timeout):
+                await conn.pong.wait()
+            if not conn.pong.is_set():
+                raise SessionLost(f"no pong within {info.ping_timeout:g}s: the socket is dead")
+
+    async def _read(self, conn: _Connection, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
+        while True:
+            text = await _receive(conn.ws)
+            try:
+                packet = decode_packet(text)
+            except FramingError as exc:
+                self._bad("frame", str(exc), text)
+                continue
+            if packet.type is EngineType.PONG:
+                conn.pong.set()
+            elif packet.type is EngineType.CLOSE:
+                raise SessionLost("the server closed the session (Engine.IO close)")
+            elif packet.type is EngineType.MESSAGE:
+                await self._message(conn, packet.data, outbox)
+            # OPEN again, NOOP, UPGRADE: nothing to do on a direct WebSocket
+
+    async def _message(self, conn: _Connection, data: str, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
+        await self._take(conn, data, outbox)
+        conn.activity.set()
+
+    async def _take(self, conn: _Connection, data: str, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
+        try:
+            socket_packet = decode_socket(data)
+        except FramingError as exc:
+            self._bad("socket packet", str(exc), data)
+            return
+        kind = socket_packet.type.name
+        if kind == "DISCONNECT":
+            raise SessionLost("the server disconnected the namespace")
+        if kind != "EVENT":
+            return  # CONNECT ("40") and the rest carry nothing for us
+        try:
+            name, args = parse_event(socket_packet)
+        except FramingError as exc:
+            self._bad("event", str(exc), data)
+            return
+        argument = args[0] if args else None
+        if name == "SYSTEM":
+            self._system(conn, argument, data)
+            return
+        result = to_chat_event(name, argument, received_at=trio.current_time(), received_wall=self.wall())
+        if isinstance(result, Skip):
+            self.cursor.skipped += 1
+            if result.reason == "unknown event":
+                if name not in self.cursor.unknown_logged:
+                    self.cursor.unknown_logged.add(name)
+                    self.emit("chzzk.unknown_event", "warning", name=name)
+            else:
+                self._bad(name, result.reason, data)
+            return
+        if self.cursor.seen.get(result.id) is not None:
+            self.cursor.duplicates += 1
+            return
+        self.cursor.seen.put(result.id, True)
+        await outbox.send(result)
+        self.cursor.emitted += 1
+
+    def _system(self, conn: _Connection, argument: object, raw: str) -> None:
+        try:
+            message = parse_system(argument)
+        except PayloadError as exc:
+            self._bad("SYSTEM", str(exc), raw)
+            return
+        if message.type == "connected":
+            if message.session_key and conn.session_key is None:
+                conn.session_key = message.session_key
+                conn.connected.set()
+        elif message.type == "subscribed":
+            if message.event_type:
+                conn.confirmed.add(message.event_type)
+                conn.confirmations.set()
+                conn.confirmations = trio.Event()
+        elif message.type in ("unsubscribed", "revoked"):
+            event_type = message.event_type or "?"
+            conn.confirmed.discard(event_type)
+            self.emit("chzzk.subscription_ended", "warning", how=message.type, event_type=event_type)
+            if message.type == "revoked" and event_type in self.wanted:
+                # Consent withdrawn or a scope changed: subscribing again on a
+                # new session says whether we may still read it.
+                raise SessionLost(f"Chzzk revoked the {event_type} subscription")
+        elif f"SYSTEM:{message.type}" not in self.cursor.unknown_logged:
+            self.cursor.unknown_logged.add(f"SYSTEM:{message.type}")
+            self.emit("chzzk.unknown_system", "warning", type=message.type)
+
+    def _bad(self, what: str, problem: str, raw: str) -> None:
+        self.cursor.skipped += 1
+        self.emit("chzzk.bad_payload", "warning", what=what, problem=problem, payload=raw[:200])
+
+    def _live_status(self) -> str:
+        cursor = self.cursor
+        events = ", ".join(e.lower() for e in cursor.subscribed)
+        return f"live | session {_short(cursor.session_key)} | {events} | {cursor.emitted} messages"
+
+
+# Which error speaks for a connection when several tasks failed at once:
+# what retrying cannot fix first, then what says why the socket ended.
+_PRECEDENCE = (FatalMonitorError, NeedsAuthorization, SessionLost)
+
+
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves = list(_leaves(group))
+    failures = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)] or leaves
+    for kind in _PRECEDENCE:
+        for exc in failures:
+            if isinstance(exc, kind):
+                return exc
+    return failures[0]
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
+
+
+async def _receive(ws: trio_websocket.WebSocketConnection) -> str:
+    try:
+        message = await ws.get_message()
+    except trio_websocket.ConnectionClosed as exc:
+        raise SessionLost(f"the socket closed ({_close_text(exc)})") from None
+    return message if isinstance(message, str) else message.decode("utf-8", "replace")
+
+
+def _close_text(exc: trio_websocket.ConnectionClosed) -> str:
+    reason = exc.reason
+    if reason is None:
+        return "no reason"
+    return f"code {reason.code}" + (f": {reason.reason}" if reason.reason else "")
+
+
+def _short(key: str | None) -> str:
+    return "-" if not key else f"{key[:8]}…"
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds > 0 else None

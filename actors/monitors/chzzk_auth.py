@@ -1,0 +1,291 @@
+"""Chzzk OAuth2: the token file, and the one place that talks to `/auth/v1/token`.
+
+Chzzk's refresh tokens are single-use (reference §2.2): the moment the server
+answers a refresh, the old refresh token is dead and the new one exists only
+in that answer. So the new pair is written to disk *before* anyone uses it,
+atomically (temp file, fsync, rename, fsync the folder), so a crash or a
+power cut leaves either the old file or the new one, never half of either,
+and never a file someone else can read (mode 0600 from the first byte).
+
+Refreshes are serialised by one lock, and a caller that waited for the lock
+re-checks whether someone else already refreshed: two tasks that saw the
+same stale token must not both spend the same refresh token (the second
+would be refused and the streamer would have to authorise again).
+
+When there is no token, or the server refuses the refresh token, retrying
+cannot help: `NeedsAuthorization` says which URL the streamer must open, and
+the monitor waits for `authorized()` instead of looping.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import attrs
+import httpx
+import trio
+
+from .chzzk_api import ChzzkApiError, PayloadError, TokenPair, parse_token, unwrap
+from .retry import FatalMonitorError
+
+Emit = Callable[..., None]
+
+STATE_TTL = 600.0  # seconds an authorisation attempt may take
+MAX_PENDING_STATES = 16  # a few tabs; more is someone hammering /chzzk/auth
+
+
+class NeedsAuthorization(Exception):
+    """No usable token: the streamer must open `url` and allow access."""
+
+    def __init__(self, why: str, url: str) -> None:
+        super().__init__(f"{why}: open {url} to connect your Chzzk account")
+        self.why = why
+        self.url = url
+
+
+@attrs.frozen
+class ChzzkAuthSettings:
+    client_id: str = attrs.field(repr=False)
+    client_secret: str = attrs.field(repr=False)
+    token_file: Path
+    redirect_uri: str  # must equal the app's registered "로그인 리디렉션 URL"
+    authorize_page: str  # our own /chzzk/auth, for the status line
+    api_base_url: str = "https://openapi.chzzk.naver.com"
+    auth_url: str = "https://chzzk.naver.com/account-interlock"
+    refresh_margin: float = 600.0  # refresh this long before the access token expires
+    request_timeout: float = 15.0
+
+
+class TokenStore:
+    """One JSON file holding the current token pair, never half-written or world-readable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> TokenPair | None:
+        """The stored pair; None when there is none. A damaged file is
+        reported (ValueError naming the file) rather than silently ignored."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return TokenPair.from_json(json.loads(raw))
+        except (ValueError, PayloadError) as exc:
+            raise ValueError(f"{self.path}: not a token file ({type(exc).__name__})") from None
+
+    def save(self, pair: TokenPair) -> None:
+        folder = self.path.parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkstemp creates the file 0600 and exclusively: nobody can open it
+        # between its creation and the rename, and no umask loosens it.
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(pair.to_json(), file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        _fsync_folder(folder)
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        _fsync_folder(self.path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename or unlink durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class ChzzkAuth:
+    """Tokens for one Chzzk account, shared by the monitor and the control surface."""
+
+    def __init__(
+        self,
+        settings: ChzzkAuthSettings,
+        *,
+        emit: Emit,
+        wall: Callable[[], float] = time.time,
+        store: TokenStore | None = None,
+    ) -> None:
+        self.s = settings
+        self.emit = emit
+        self.wall = wall
+        self.store = store or TokenStore(settings.token_file)
+        self._pair: TokenPair | None = None
+        self._loaded = False
+        self._lock = trio.Lock()
+        self._authorized = trio.Event()
+        self._states: dict[str, float] = {}  # state -> trio deadline
+        self.problem: str | None = None  # why we need authorising, for the status
+        self.refreshes = 0
+
+    # ---- what the others ask ---------------------------------------------------------------
+
+    @property
+    def has_token(self) -> bool:
+        return self._current() is not None
+
+    @property
+    def expires_at(self) -> float | None:
+        pair = self._current()
+        return None if pair is None else pair.expires_at
+
+    async def authorized(self) -> None:
+        """Wait until a new token pair has been stored (by the OAuth callback)."""
+        await self._authorized.wait()
+
+    async def access_token(self, client: httpx.AsyncClient, *, refresh: bool = False) -> str:
+        """A usable access token, refreshed first when it is about to expire
+        (or when `refresh` says the server just refused it)."""
+        pair = self._current()
+        if pair is None:
+            raise self._needs(self.problem or "Chzzk is not authorised yet")
+        if refresh or pair.expires_at - self.wall() < self.s.refresh_margin:
+            pair = await self._refresh(client, pair)
+        return pair.access_token
+
+    def client_headers(self) -> dict[str, str]:
+        return {"Client-Id": self.s.client_id, "Client-Secret": self.s.client_secret}
+
+    # ---- the authorisation code flow ----------------------------------------------------------
+
+    def begin(self) -> str:
+        """A fresh `state` and the consent URL to send the browser to."""
+        now = trio.current_time()
+        self._states = {s: t for s, t in self._states.items() if t > now}
+        while len(self._states) >= MAX_PENDING_STATES:
+            del self._states[next(iter(self._states))]  # the oldest
+        state = secrets.token_urlsafe(24)
+        self._states[state] = now + STATE_TTL
+        query = urlencode({"clientId": self.s.client_id, "redirectUri": self.s.redirect_uri, "state": state})
+        return f"{self.s.auth_url}?{query}"
+
+    def take_state(self, state: str) -> bool:
+        """True once for a state we issued and that has not expired: the
+        callback's CSRF guard (a page elsewhere cannot forge our state)."""
+        now = trio.current_time()
+        for known, deadline in list(self._states.items()):
+            if hmac.compare_digest(known.encode(), state.encode()):
+                del self._states[known]
+                return deadline > now
+        return False
+
+    async def exchange(self, client: httpx.AsyncClient, code: str, state: str) -> TokenPair:
+        """Trade an authorisation code for tokens and store them."""
+        body = {
+            "grantType": "authorization_code",
+            "clientId": self.s.client_id,
+            "clientSecret": self.s.client_secret,
+            "code": code,
+            "state": state,
+        }
+        async with self._lock:
+            pair = await self._token_call(client, body)
+            self._store(pair, why="authorised")
+            self.problem = None
+            self._authorized.set()
+            self._authorized = trio.Event()
+        return pair
+
+    # ---- inside -------------------------------------------------------------------------------
+
+    def _current(self) -> TokenPair | None:
+        if not self._loaded:
+            self._loaded = True
+            try:
+                self._pair = self.store.load()
+            except ValueError as exc:
+                self.problem = "the token file is damaged"
+                self.emit("chzzk.token_file_damaged", "error", error=str(exc))
+        return self._pair
+
+    def _needs(self, why: str) -> NeedsAuthorization:
+        return NeedsAuthorization(why, self.s.authorize_page)
+
+    async def _refresh(self, client: httpx.AsyncClient, stale: TokenPair) -> TokenPair:
+        async with self._lock:
+            current = self._pair
+            if current is None:
+                raise self._needs(self.problem or "Chzzk is not authorised yet")
+            if current is not stale:
+                return current  # refreshed (or re-authorised) while we waited for the lock
+            body = {
+                "grantType": "refresh_token",
+                "refreshToken": stale.refresh_token,
+                "clientId": self.s.client_id,
+                "clientSecret": self.s.client_secret,
+            }
+            try:
+                pair = await self._token_call(client, body)
+            except ChzzkApiError as exc:
+                if exc.invalid_client:
+                    raise FatalMonitorError(
+                        "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
+                    ) from None
+                if exc.status in (400, 401, 403):
+                    # The refresh token is spent, expired (30 days) or revoked:
+                    # only the streamer can fix that, by authorising again.
+                    self._pair = None
+                    self.store.clear()
+                    self.problem = f"Chzzk refused the refresh token ({exc})"
+                    self.emit("chzzk.refresh_refused", "error", error=str(exc), authorize=self.s.authorize_page)
+                    raise self._needs(self.problem) from None
+                raise
+            self._store(pair, why="refreshed")
+            self.refreshes += 1
+            return pair
+
+    def _store(self, pair: TokenPair, *, why: str) -> None:
+        """Persist first, then use: the old refresh token is already spent."""
+        try:
+            self.store.save(pair)
+        except OSError as exc:
+            # Keep the pair in memory anyway: it is the only live one now.
+            self.emit(
+                "chzzk.token_file_unwritable",
+                "error",
+                error=f"{exc.strerror}: {self.store.path}",
+                consequence="the next start will need authorising again",
+            )
+        self._pair = pair
+        self._loaded = True
+        self.emit(f"chzzk.token_{why}", expires_in_s=round(pair.expires_at - self.wall()))
+
+    async def _token_call(self, client: httpx.AsyncClient, body: dict[str, Any]) -> TokenPair:
+        url = f"{self.s.api_base_url}/auth/v1/token"
+        try:
+            response = await client.post(url, json=body, timeout=self.s.request_timeout)
+        except httpx.TimeoutException:
+            raise TimeoutError(f"no answer from the token endpoint within {self.s.request_timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise ConnectionError(f"token endpoint: {type(exc).__name__}") from None
+        return parse_token(unwrap(response.status_code, response.content), now=self.wall())
