@@ -290,6 +290,7 @@ class ChzzkMonitor:
             if waiting.cancelled_caught:
                 raise TimeoutError(f"no SYSTEM connected within {self.s.connect_timeout:g}s")
             nursery.start_soon(self._ping, conn)
+            nursery.start_soon(self._keep_token_fresh, client)
             cursor.connects += 1
             cursor.session_key = conn.session_key
             await self._subscribe(client, conn)
@@ -302,6 +303,23 @@ class ChzzkMonitor:
                 await conn.activity.wait()
                 conn.activity = trio.Event()
                 await trio.sleep(1.0)  # at most one status update a second, none while quiet
+
+    async def _keep_token_fresh(self, client: httpx.AsyncClient) -> None:
+        """Refresh before expiry even while no call needs the token: a socket
+        can outlive its access token (a day), and an unused refresh token
+        dies after 30 days. A failure here never ends a working socket."""
+        auth = self.auth
+        while (expires_at := auth.expires_at) is not None:
+            await trio.sleep(max(60.0, expires_at - auth.wall() - auth.s.refresh_margin + 1.0))
+            try:
+                await auth.access_token(client)
+            except NeedsAuthorization as need:
+                # The socket still works; the next connect will wait for consent.
+                self.emit("chzzk.needs_authorization", "warning", why=need.why, open=need.url)
+                return
+            except (OSError, ChzzkApiError, PayloadError) as exc:
+                self.emit("chzzk.refresh_failed", "warning", error=f"{type(exc).__name__}: {exc}", retry_in_s=300)
+                await trio.sleep(300.0)
 
     async def _open(self, ws: trio_websocket.WebSocketConnection) -> OpenInfo:
         """The Engine.IO OPEN packet, the first frame of a direct WebSocket."""
