@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import trio
 import trio_websocket
+from loopback import free_port, until_listening
 
 from actors.app import Service
 from actors.chat import Author, ChatEvent, Kind, Platform
@@ -20,12 +20,6 @@ from actors.statuslog import StatusLog
 from supervision import ChildContext, ChildSpec, ChildState, Restart
 
 EPOCH = datetime(2026, 11, 24, 1, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Scripted:
@@ -74,18 +68,6 @@ push_every = 0.2
     out = io.StringIO()
     kwargs = {} if monitors is None else {"monitors": monitors}
     return Service(config, StatusLog(out, fmt="json"), **kwargs), out
-
-
-async def until_listening(port: int) -> None:
-    async with httpx.AsyncClient() as client:
-        with trio.fail_after(10):
-            while True:
-                try:
-                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await trio.sleep(0.05)
 
 
 async def receive(ws: trio_websocket.WebSocketConnection, kind: str) -> dict:

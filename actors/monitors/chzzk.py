@@ -202,29 +202,35 @@ class ChzzkMonitor:
         self, client: httpx.AsyncClient, method: str, path: str, params: dict[str, str] | None, token: str
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}", **self.auth.client_headers()}
-        try:
-            response = await client.request(method, f"{self.s.api_base_url}{path}", params=params, headers=headers)
-        except httpx.TimeoutException:
-            raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
-        except httpx.TransportError as exc:
-            raise ConnectionError(f"{path}: {type(exc).__name__}") from None
-        try:
-            return unwrap(response.status_code, response.content)
-        except ChzzkApiError as exc:
-            if exc.invalid_client:
-                raise FatalMonitorError(
-                    "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
-                ) from None
-            if exc.status == 403:
-                raise FatalMonitorError(
-                    f"Chzzk refused {path} ({exc}): the app lacks a scope it needs (chat, donation and"
-                    " subscription reading must be approved for it); fix the app, then authorise again"
-                ) from None
-            if exc.status == 429:
+        waits = 0
+        while True:
+            try:
+                response = await client.request(method, f"{self.s.api_base_url}{path}", params=params, headers=headers)
+            except httpx.TimeoutException:
+                raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
+            except httpx.TransportError as exc:
+                raise ConnectionError(f"{path}: {type(exc).__name__}") from None
+            try:
+                return unwrap(response.status_code, response.content)
+            except ChzzkApiError as exc:
+                if exc.invalid_client:
+                    raise FatalMonitorError(
+                        "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
+                    ) from None
+                if exc.status == 403:
+                    raise FatalMonitorError(
+                        f"Chzzk refused {path} ({exc}): the app lacks a scope it needs (chat, donation and"
+                        " subscription reading must be approved for it); fix the app, then authorise again"
+                    ) from None
                 exc.retry_after = _retry_after(response.headers.get("retry-after"))
-                if exc.retry_after:
-                    await trio.sleep(min(exc.retry_after, 300.0))  # honour it before the retry's own wait
-            raise
+                if exc.status == 429 and exc.retry_after is not None and exc.retry_after <= 300 and waits < 2:
+                    # The server said when: wait that long and ask again, rather
+                    # than fail the connection and wait `retry_interval` on top.
+                    waits += 1
+                    self.emit("chzzk.rate_limited", "warning", path=path, wait_s=exc.retry_after)
+                    await trio.sleep(exc.retry_after)
+                    continue
+                raise
 
     # ---- one connection -----------------------------------------------------------------------
 
