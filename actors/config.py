@@ -316,6 +316,9 @@ class ChzzkConfig:
     # app's registered "로그인 리디렉션 URL" exactly.
     redirect_uri: str = attrs.field(default="", validator=_optional_http_url)
     token_file: str = ".chzzk-token.json"  # relative to the config file; written 0600
+    # Accepted so configs from the previous version still load; the channel
+    # is whichever account the streamer authorises.
+    channel_id: str = ""
     events: tuple[str, ...] = attrs.field(default=("chat", "donation", "subscription"), validator=_chzzk_events)
     api_base_url: str = attrs.field(default="https://openapi.chzzk.naver.com", validator=_http_url)
     auth_url: str = attrs.field(default="https://chzzk.naver.com/account-interlock", validator=_http_url)
@@ -330,13 +333,18 @@ class ChzzkConfig:
         return self.redirect_uri or f"http://localhost:{control.port}/chzzk/callback"
 
     def auth_settings(self, control: ControlConfig, base_dir: Path) -> ChzzkAuthSettings:
-        host = "localhost" if control.host in ("127.0.0.1", "::1", "localhost", "0.0.0.0") else control.host
+        host = "localhost" if control.host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else control.host
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal in a URL
+        page = f"http://{host}:{control.port}/chzzk/auth"
+        if control.token:
+            page += "?token=<your control token>"
         return ChzzkAuthSettings(
             client_id=self.client_id.reveal(),
             client_secret=self.client_secret.reveal(),
             token_file=base_dir / self.token_file,
             redirect_uri=self.redirect_for(control),
-            authorize_page=f"http://{host}:{control.port}/chzzk/auth",
+            authorize_page=page,
             api_base_url=self.api_base_url.rstrip("/"),
             auth_url=self.auth_url,
             refresh_margin=self.refresh_margin,

@@ -60,6 +60,8 @@ class Rig:
     events: list[ChatEvent] = attrs.field(factory=list)
     log: list[tuple[str, str, dict[str, Any]]] = attrs.field(factory=list)
     final: dict[str, ChildStatus] | None = None  # the children as the run ended
+    consuming: trio.Event = attrs.field(factory=trio.Event)  # the router reads while this is set
+    stop_took: float | None = None  # virtual seconds from stop() to the supervisor's end
 
     def child(self, name: str = "chzzk") -> ChildStatus:
         if self.final is not None:
@@ -93,6 +95,7 @@ def run(
     settings: dict[str, Any] | None = None,
     authorised: bool = True,
     client_secret: str | None = None,
+    outbox_size: int = 1000,
 ) -> Rig:
     """Serve the fake, run the monitor (and a bystander sibling) under a
     supervisor, and let `scenario(rig)` drive it."""
@@ -100,7 +103,8 @@ def run(
 
     async def bystander(ctx: ChildContext) -> None:
         ctx.started()
-        await trio.sleep_forever()
+        with ctx.cancel_on_stop():
+            await trio.sleep_forever()
 
     async def main() -> None:
         options = {"ping_interval": PING_INTERVAL, "ping_timeout": PING_TIMEOUT} | (fake or {})
@@ -129,7 +133,7 @@ def run(
             if authorised:
                 access, refresh = chzzk.grant()
                 TokenStore(token_file).save(TokenPair(access, refresh, expires_at=wall_seconds() + 86400))
-            send, receive = trio.open_memory_channel[ChatEvent](1000)
+            send, receive = trio.open_memory_channel[ChatEvent](outbox_size)
             cursor = ChzzkCursor()
             options = {
                 "api_base_url": chzzk.base_url,
@@ -154,12 +158,21 @@ def run(
             rig = Rig(chzzk, auth, cursor, supervisor, token_file, log=log)
             box["rig"] = rig
 
+            rig.consuming.set()
+
             async def collect() -> None:
                 async for event in receive:
                     rig.events.append(event)
+                    await rig.consuming.wait()
+
+            supervised = trio.Event()
+
+            async def supervise() -> None:
+                await supervisor.run()
+                supervised.set()
 
             nursery.start_soon(collect)
-            nursery.start_soon(supervisor.run)
+            nursery.start_soon(supervise)
             await scenario(rig)
             # Nothing may be left unsaid: a frame in flight reaches the channel.
             await trio.sleep(1.0)
@@ -167,7 +180,13 @@ def run(
             assert rig.child("bystander").restarts == 0, "a sibling was restarted"
             assert chzzk.stats.refresh_reuse == 0, "a refresh token was used twice"
             assert len({e.id for e in rig.events}) == len(rig.events), "an event was emitted twice"
+            # A graceful stop ends whatever the monitor waits on at once (the
+            # socket gets its goodbye), never by the supervisor's timeout.
+            stopping = trio.current_time()
             supervisor.stop()
+            await supervised.wait()
+            rig.stop_took = trio.current_time() - stopping
+            assert rig.stop_took < 1.5, f"the stop took {rig.stop_took:.1f}s"
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
@@ -246,7 +265,9 @@ def test_payload_variants_are_read_and_unreadable_ones_skipped(tmp_path: Path) -
     assert amounts == [Decimal(5000), Decimal(2000)]
     assert rig.cursor.connects == 1 and rig.child().restarts == 0  # nothing unreadable was fatal
     bad = rig.named("chzzk.bad_payload")
-    assert len(bad) >= 4
+    # Not JSON, no sender, a broken Socket.IO packet, an unknown Engine.IO type.
+    assert [b["problem"] for b in bad][:2] == ["argument is a string but not JSON", "no senderChannelId"]
+    assert len(bad) == 4
     assert rig.named("chzzk.unknown_event") == [{"name": "MISSION_DONATION"}]
     assert rig.named("chzzk.unknown_system") == [{"type": "maintenance"}]
 
@@ -470,3 +491,32 @@ def test_a_wrong_client_secret_is_fatal_not_a_loop(tmp_path: Path) -> None:
     error = rig.child().last_exit.error
     assert "INVALID_CLIENT" in error and "not-the-secret" not in error
     assert rig.fake.stats.refreshes == 0
+
+
+def test_a_stuck_router_never_makes_the_socket_look_dead(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        await rig.live()
+        rig.consuming = trio.Event()  # the router stops reading for ten minutes
+        for n in range(50):
+            rig.fake.chat(f"message {n}", sender=f"viewer{n:04d}")
+            await trio.sleep(12.0)
+        assert rig.cursor.connects == 1  # pongs kept coming: the reader never blocked
+        rig.consuming.set()
+        await rig.until(lambda: len(rig.events) == 50)
+
+    rig = run(scenario, tmp_path, outbox_size=1)
+    assert rig.texts() == [f"message {n}" for n in range(50)]
+    assert not rig.named("chzzk.reconnecting") and not rig.named("chzzk.retry")
+
+
+def test_an_unasked_unsubscribe_is_subscribed_again(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        await rig.live()
+        await trio.sleep(60)
+        rig.fake.system("unsubscribed", {"eventType": "CHAT", "channelId": rig.fake.channel_id})
+        await rig.live(connects=2)
+        rig.fake.chat("still here")
+        await rig.until(lambda: rig.texts() == ["still here"])
+
+    rig = run(scenario, tmp_path)
+    assert rig.named("chzzk.subscription_ended") == [{"how": "unsubscribed", "event_type": "CHAT"}]

@@ -20,7 +20,7 @@ from actors.config import parse_config
 from actors.statuslog import StatusLog
 
 
-def chzzk_service(tmp_path: Path, fake: FakeChzzk, port: int) -> tuple[Service, io.StringIO]:
+def chzzk_service(tmp_path: Path, fake: FakeChzzk, port: int, control: str = "") -> tuple[Service, io.StringIO]:
     config = parse_config(
         f"""
 [session]
@@ -28,6 +28,7 @@ speaking_time = 0.02
 [control]
 enabled = true
 port = {port}
+{control}
 [monitors.replay]
 enabled = false
 [monitors.chzzk]
@@ -112,3 +113,40 @@ async def consent_then_chat(service: Service, fake: FakeChzzk, port: int, tmp_pa
     assert after["authorized"] is True and after["live"] is True and after["emitted"] == 2
     assert after["subscribed"] == ["CHAT", "DONATION", "SUBSCRIPTION"]
     return stored
+
+
+async def test_with_a_control_token_consent_needs_it_and_a_refusal_is_shown(tmp_path: Path) -> None:
+    fake = FakeChzzk()
+    port = free_port()
+    async with trio.open_nursery() as outer:
+        await outer.start(fake.serve)
+        service, out = chzzk_service(tmp_path, fake, port, control='token = "control-secret"')
+        assert service.chzzk_auth is not None
+        assert service.chzzk_auth.s.authorize_page.endswith("/chzzk/auth?token=<your control token>")
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(service.run)
+                async with httpx.AsyncClient() as browser:
+                    with trio.fail_after(10):
+                        while True:  # /healthz wants the token too
+                            try:
+                                url = f"http://127.0.0.1:{port}/healthz?token=control-secret"
+                                if (await browser.get(url)).status_code == 200:
+                                    break
+                            except httpx.TransportError:
+                                pass
+                            await trio.sleep(0.05)
+                    refused = await browser.get(f"http://127.0.0.1:{port}/chzzk/auth")
+                    assert refused.status_code == 401 and "?token=" in refused.text
+                    start = await browser.get(f"http://127.0.0.1:{port}/chzzk/auth?token=control-secret")
+                    assert start.status_code == 302 and start.headers["referrer-policy"] == "no-referrer"
+                    state = httpx.URL(start.headers["location"]).params["state"]
+                    # The streamer clicks "cancel" on Chzzk's page: the error comes back, no code.
+                    denied = await browser.get(
+                        f"http://127.0.0.1:{port}/chzzk/callback?error=access_denied&state={state}"
+                    )
+                    assert denied.status_code == 400 and "access_denied" in denied.text
+                assert fake.stats.code_grants == 0 and not service.chzzk_auth.has_token
+                service.supervisor.stop()
+        outer.cancel_scope.cancel()
+    assert "control-secret" not in out.getvalue()

@@ -285,9 +285,15 @@ class ControlSurface:
         if auth is None:
             return _page("Chzzk is not enabled", "Set monitors.chzzk.enabled = true in the config.", 404)
         if not self._authorized(request.headers, request.query_params):
-            return JSONResponse({"error": "a token is needed"}, status_code=401)
+            return _page(
+                "A token is needed",
+                "This service has a control token: open /chzzk/auth?token=<your control token>"
+                " (the dashboard's link adds it for you).",
+                401,
+            )
         self.emit("chzzk.consent_started")
-        return RedirectResponse(auth.begin(), status_code=302)
+        # No Referer to Chzzk: our URL may carry ?token=.
+        return RedirectResponse(auth.begin(), status_code=302, headers={"Referrer-Policy": "no-referrer"})
 
     async def chzzk_callback(self, request: Request) -> Response:
         """Where Chzzk sends the browser back. No control token here: the

@@ -34,6 +34,7 @@ message delivered again after a reconnect is not emitted twice.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +69,7 @@ WallClock = Callable[[], datetime]
 # so a healthy connection that ends is replaced almost at once; `stable_after`
 # is what keeps a server that drops every new connection from being hammered.
 RECONNECT_PAUSE = 0.1
+MAX_QUEUED = 10_000  # events waiting for a stuck router; the oldest go first beyond this
 
 EVENT_TYPES = {"chat": "CHAT", "donation": "DONATION", "subscription": "SUBSCRIPTION"}
 
@@ -137,21 +139,50 @@ class ChzzkMonitor:
         self.wall = wall_clock
         self.transport = transport
         self.wanted = tuple(EVENT_TYPES[name] for name in settings.events)
+        # Events on their way to the router; outlives connections and restarts.
+        self._queue: deque[ChatEvent] = deque()
+        self._queued = trio.Event()
+        self.last_uptime = 0.0  # how long the last connection was live, for the reconnect rule
 
     async def run(self, ctx: ChildContext) -> None:
         ctx.started()
         outbox = ctx.hold(self.outbox.clone())
+        # A stop request cancels whatever we wait on (the socket, a retry's
+        # sleep, the consent); leaving the socket says goodbye on the way out.
+        with ctx.cancel_on_stop():
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._forward, outbox)
+                    await self._retrying(ctx)
+                    nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                # The supervisor tells a FatalMonitorError from an outage by
+                # its type: it must see the error, not the nursery's group.
+                raise _first_failure(group) from None
+
+    async def _forward(self, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
+        """Hand queued events to the router. Apart from the socket's reader,
+        so a slow router never keeps pongs unread (the socket would look dead)."""
+        queue = self._queue
+        while True:
+            while queue:
+                await outbox.send(queue[0])
+                queue.popleft()
+                self.cursor.emitted += 1
+            await self._queued.wait()
+            self._queued = trio.Event()
+
+    async def _retrying(self, ctx: ChildContext) -> None:
         async with httpx.AsyncClient(timeout=self.s.request_timeout, transport=self.transport) as client:
 
             async def attempt(connected: Callable[[], None]) -> None:
                 while True:
                     try:
-                        await self._connection(ctx, client, outbox, connected)
+                        await self._connection(ctx, client, connected)
                     except NeedsAuthorization as need:
                         await self._wait_for_authorization(ctx, need)
                     except SessionLost as lost:
-                        up_for = self._up_for()
-                        self.cursor.live_since = None
+                        up_for, self.last_uptime = self.last_uptime, 0.0
                         if up_for < self.s.stable_after:
                             raise  # dying young is an outage: the retry budget decides
                         # A long healthy connection ended: reconnect at once
@@ -161,7 +192,7 @@ class ChzzkMonitor:
                         await trio.sleep(RECONNECT_PAUSE)
 
             def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
-                self.cursor.live_since = None
+                self.last_uptime = 0.0
                 self.emit("chzzk.retry", "warning", attempt=attempt_no, delay_s=delay, error=f"{exc}")
 
             await run_with_retries(
@@ -173,15 +204,16 @@ class ChzzkMonitor:
                 on_retry=on_retry,
             )
 
-    def _up_for(self) -> float:
-        since = self.cursor.live_since
-        return 0.0 if since is None else trio.current_time() - since
-
     async def _wait_for_authorization(self, ctx: ChildContext, need: NeedsAuthorization) -> None:
         # Said once, clearly; then nothing until the callback stores a token.
+        # The check comes first: the consent may have landed while the old
+        # socket was still closing.
+        if self.auth.has_token:
+            return
         ctx.set_status(f"not authorised ({need.why}): open {need.url}")
         self.emit("chzzk.needs_authorization", "warning", why=need.why, open=need.url)
-        await self.auth.authorized()
+        while not self.auth.has_token:
+            await self.auth.authorized()
         self.emit("chzzk.authorized")
 
     # ---- REST ---------------------------------------------------------------------------------
@@ -192,16 +224,18 @@ class ChzzkMonitor:
         try:
             return await self._call_once(client, method, path, params, token)
         except ChzzkApiError as exc:
-            if not exc.invalid_token:
+            if exc.status != 401:  # INVALID_TOKEN, or UNAUTHORIZED; INVALID_CLIENT was fatal already
                 raise
         self.emit("chzzk.token_refused", "warning", path=path)
-        token = await self.auth.access_token(client, refresh=True)
+        token = await self.auth.access_token(client, refused=token)
         return await self._call_once(client, method, path, params, token)
 
     async def _call_once(
         self, client: httpx.AsyncClient, method: str, path: str, params: dict[str, str] | None, token: str
     ) -> Any:
-        headers = {"Authorization": f"Bearer {token}", **self.auth.client_headers()}
+        headers = {"Authorization": f"Bearer {token}"}
+        if "/events/" in path:
+            headers |= self.auth.client_headers()  # what chzzkpy sends there, against the real server
         waits = 0
         while True:
             try:
@@ -234,13 +268,7 @@ class ChzzkMonitor:
 
     # ---- one connection -----------------------------------------------------------------------
 
-    async def _connection(
-        self,
-        ctx: ChildContext,
-        client: httpx.AsyncClient,
-        outbox: trio.MemorySendChannel[ChatEvent],
-        connected: Callable[[], None],
-    ) -> None:
+    async def _connection(self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None]) -> None:
         ctx.set_status("connecting")
         url = socket_url(session_url_of(await self._call(client, "GET", "/open/v1/sessions/auth", None)))
         # Never the URL in an error: its `auth` query is a credential.
@@ -248,10 +276,14 @@ class ChzzkMonitor:
             async with trio_websocket.open_websocket_url(
                 url, connect_timeout=self.s.connect_timeout, disconnect_timeout=2.0
             ) as ws:
-                await self._converse(ctx, client, outbox, connected, ws)
+                await self._converse(ctx, client, connected, ws)
         except trio_websocket.ConnectionTimeout:
             raise TimeoutError(f"the session socket did not open within {self.s.connect_timeout:g}s") from None
-        except trio_websocket.DisconnectionTimeout:
+        except trio_websocket.DisconnectionTimeout as exc:
+            # trio-websocket raises this from its `finally`: what ended the
+            # connection (a refused scope, a dead socket) is its context.
+            if isinstance(exc.__context__, Exception):
+                raise exc.__context__ from None
             raise SessionLost("the socket did not close within 2s") from None
         except trio_websocket.ConnectionRejected as exc:
             raise ConnectionError(f"the session socket was refused (HTTP {exc.status_code})") from None
@@ -263,7 +295,6 @@ class ChzzkMonitor:
         self,
         ctx: ChildContext,
         client: httpx.AsyncClient,
-        outbox: trio.MemorySendChannel[ChatEvent],
         connected: Callable[[], None],
         ws: trio_websocket.WebSocketConnection,
     ) -> None:
@@ -274,23 +305,34 @@ class ChzzkMonitor:
             raise TimeoutError(f"no Engine.IO OPEN within {self.s.connect_timeout:g}s") from None
         conn = _Connection(ws, info)
         try:
-            await self._session(ctx, client, outbox, connected, conn)
+            await self._session(ctx, client, connected, conn)
         except BaseExceptionGroup as group:
             # The reader's or the pinger's error comes wrapped by the nursery;
             # the retry loop and the status want the error itself.
             raise _first_failure(group) from None
+        finally:
+            await _goodbye(ws)
 
     async def _session(
-        self,
-        ctx: ChildContext,
-        client: httpx.AsyncClient,
-        outbox: trio.MemorySendChannel[ChatEvent],
-        connected: Callable[[], None],
-        conn: _Connection,
+        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], conn: _Connection
+    ) -> None:
+        cursor = self.cursor
+        try:
+            await self._live(ctx, client, connected, conn)
+        finally:
+            # However the connection ended, the status must stop saying "live".
+            if cursor.live_since is not None:
+                self.last_uptime = trio.current_time() - cursor.live_since
+            cursor.live_since = None
+            cursor.session_key = None
+            cursor.subscribed = ()
+
+    async def _live(
+        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], conn: _Connection
     ) -> None:
         cursor = self.cursor
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._read, conn, outbox)
+            nursery.start_soon(self._read, conn)
             with trio.move_on_after(self.s.connect_timeout) as waiting:
                 await conn.connected.wait()
             if waiting.cancelled_caught:
@@ -319,9 +361,9 @@ class ChzzkMonitor:
             await trio.sleep(max(60.0, expires_at - auth.wall() - auth.s.refresh_margin + 1.0))
             try:
                 await auth.access_token(client)
-            except NeedsAuthorization as need:
-                # The socket still works; the next connect will wait for consent.
-                self.emit("chzzk.needs_authorization", "warning", why=need.why, open=need.url)
+            except NeedsAuthorization:
+                # The socket still works (ChzzkAuth logged the refusal); the
+                # next connect says where to authorise, and waits.
                 return
             except (OSError, ChzzkApiError, PayloadError) as exc:
                 self.emit("chzzk.refresh_failed", "warning", error=f"{type(exc).__name__}: {exc}", retry_in_s=300)
@@ -350,20 +392,21 @@ class ChzzkMonitor:
 
     async def _ping(self, conn: _Connection) -> None:
         """EIO3: the client pings; a pong must come within pingTimeout."""
-        info = conn.info
+        interval = min(max(conn.info.ping_interval, 1.0), 3600.0)  # a server's odd numbers stay sane
+        timeout = min(max(conn.info.ping_timeout, 1.0), 300.0)
         while True:
-            await trio.sleep(info.ping_interval)
+            await trio.sleep(interval)
             conn.pong = trio.Event()
             try:
                 await conn.ws.send_message("2")
             except trio_websocket.ConnectionClosed as exc:
                 raise SessionLost(f"the socket closed ({_close_text(exc)})") from None
-            with trio.move_on_after(info.ping_timeout):
+            with trio.move_on_after(timeout):
                 await conn.pong.wait()
             if not conn.pong.is_set():
-                raise SessionLost(f"no pong within {info.ping_timeout:g}s: the socket is dead")
+                raise SessionLost(f"no pong within {timeout:g}s: the socket is dead")
 
-    async def _read(self, conn: _Connection, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
+    async def _read(self, conn: _Connection) -> None:
         while True:
             text = await _receive(conn.ws)
             try:
@@ -376,14 +419,14 @@ class ChzzkMonitor:
             elif packet.type is EngineType.CLOSE:
                 raise SessionLost("the server closed the session (Engine.IO close)")
             elif packet.type is EngineType.MESSAGE:
-                await self._message(conn, packet.data, outbox)
+                self._message(conn, packet.data)
             # OPEN again, NOOP, UPGRADE: nothing to do on a direct WebSocket
 
-    async def _message(self, conn: _Connection, data: str, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
-        await self._take(conn, data, outbox)
+    def _message(self, conn: _Connection, data: str) -> None:
+        self._take(conn, data)
         conn.activity.set()
 
-    async def _take(self, conn: _Connection, data: str, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
+    def _take(self, conn: _Connection, data: str) -> None:
         try:
             socket_packet = decode_socket(data)
         except FramingError as exc:
@@ -392,6 +435,8 @@ class ChzzkMonitor:
         kind = socket_packet.type.name
         if kind == "DISCONNECT":
             raise SessionLost("the server disconnected the namespace")
+        if kind == "ERROR":
+            raise SessionLost(f"the server refused the namespace: {str(socket_packet.data)[:100]}")
         if kind != "EVENT":
             return  # CONNECT ("40") and the rest carry nothing for us
         try:
@@ -417,8 +462,12 @@ class ChzzkMonitor:
             self.cursor.duplicates += 1
             return
         self.cursor.seen.put(result.id, True)
-        await outbox.send(result)
-        self.cursor.emitted += 1
+        if len(self._queue) >= MAX_QUEUED:
+            # The router has been stuck for a long while: keep the newest.
+            dropped = self._queue.popleft()
+            self.emit("chzzk.queue_full", "warning", dropped=dropped.id, queued=len(self._queue))
+        self._queue.append(result)
+        self._queued.set()
 
     def _system(self, conn: _Connection, argument: object, raw: str) -> None:
         try:
@@ -438,11 +487,13 @@ class ChzzkMonitor:
         elif message.type in ("unsubscribed", "revoked"):
             event_type = message.event_type or "?"
             conn.confirmed.discard(event_type)
+            self.cursor.subscribed = tuple(sorted(conn.confirmed))
             self.emit("chzzk.subscription_ended", "warning", how=message.type, event_type=event_type)
-            if message.type == "revoked" and event_type in self.wanted:
-                # Consent withdrawn or a scope changed: subscribing again on a
-                # new session says whether we may still read it.
-                raise SessionLost(f"Chzzk revoked the {event_type} subscription")
+            if event_type in self.wanted or event_type == "?":
+                # We never unsubscribe, so either way the server ended one we
+                # want (consent withdrawn, a scope changed): a new session
+                # subscribes again, and says whether we may still read it.
+                raise SessionLost(f"Chzzk {message.type} the {event_type} subscription")
         elif f"SYSTEM:{message.type}" not in self.cursor.unknown_logged:
             self.cursor.unknown_logged.add(f"SYSTEM:{message.type}")
             self.emit("chzzk.unknown_system", "warning", type=message.type)
@@ -465,6 +516,8 @@ _PRECEDENCE = (FatalMonitorError, NeedsAuthorization, SessionLost)
 def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     leaves = list(_leaves(group))
     failures = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)] or leaves
+    if any(not isinstance(exc, Exception) for exc in failures):
+        return group  # KeyboardInterrupt and the like: not ours to pick from
     for kind in _PRECEDENCE:
         for exc in failures:
             if isinstance(exc, kind):
@@ -477,6 +530,17 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for exc in group.exceptions:
         out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
     return out
+
+
+async def _goodbye(ws: trio_websocket.WebSocketConnection) -> None:
+    """Socket.IO disconnect, then Engine.IO close, as chzzkpy does: the
+    server frees the session at once instead of holding it (3 per user)."""
+    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+        for frame in ("41", "1"):
+            try:
+                await ws.send_message(frame)
+            except trio_websocket.ConnectionClosed:
+                return
 
 
 async def _receive(ws: trio_websocket.WebSocketConnection) -> str:

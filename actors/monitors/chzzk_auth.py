@@ -39,6 +39,7 @@ from .retry import FatalMonitorError
 
 Emit = Callable[..., None]
 
+DEFAULT_LIFETIME = 86_400.0  # an access token's documented lifetime, when an answer does not say
 STATE_TTL = 600.0  # seconds an authorisation attempt may take
 MAX_PENDING_STATES = 16  # a few tabs; more is someone hammering /chzzk/auth
 
@@ -163,13 +164,18 @@ class ChzzkAuth:
         """Wait until a new token pair has been stored (by the OAuth callback)."""
         await self._authorized.wait()
 
-    async def access_token(self, client: httpx.AsyncClient, *, refresh: bool = False) -> str:
-        """A usable access token, refreshed first when it is about to expire
-        (or when `refresh` says the server just refused it)."""
+    async def access_token(
+        self, client: httpx.AsyncClient, *, refresh: bool = False, refused: str | None = None
+    ) -> str:
+        """A usable access token, refreshed first when it is about to expire,
+        or when `refresh` says so, or when the server just `refused` the one
+        we still hold (a refused one that was replaced meanwhile is not
+        refreshed again: every refresh spends a single-use token)."""
         pair = self._current()
         if pair is None:
             raise self._needs(self.problem or "Chzzk is not authorised yet")
-        if refresh or pair.expires_at - self.wall() < self.s.refresh_margin:
+        stale = refused is not None and pair.access_token == refused
+        if refresh or stale or pair.expires_at - self.wall() < self.s.refresh_margin:
             pair = await self._refresh(client, pair)
         return pair.access_token
 
@@ -209,8 +215,11 @@ class ChzzkAuth:
             "state": state,
         }
         async with self._lock:
-            pair = await self._token_call(client, body)
-            self._store(pair, why="authorised")
+            # Shielded: once Chzzk answers, the code is spent and this pair is
+            # the only one; a cancelled request must not throw it away.
+            with trio.CancelScope(shield=True):
+                pair = await self._token_call(client, body)
+                await self._store(pair, why="authorised")
             self.problem = None
             self._authorized.set()
             self._authorized = trio.Event()
@@ -226,6 +235,9 @@ class ChzzkAuth:
             except ValueError as exc:
                 self.problem = "the token file is damaged"
                 self.emit("chzzk.token_file_damaged", "error", error=str(exc))
+            except OSError as exc:
+                self.problem = f"the token file cannot be read ({exc.strerror})"
+                self.emit("chzzk.token_file_unreadable", "error", error=f"{exc.strerror}: {self.store.path}")
         return self._pair
 
     def _needs(self, why: str) -> NeedsAuthorization:
@@ -245,7 +257,12 @@ class ChzzkAuth:
                 "clientSecret": self.s.client_secret,
             }
             try:
-                pair = await self._token_call(client, body)
+                # Shielded, like the exchange: a refresh answered is a refresh
+                # token spent, so its answer must reach the file whatever
+                # else is being cancelled (a dead socket, a stop).
+                with trio.CancelScope(shield=True):
+                    pair = await self._token_call(client, body)
+                    await self._store(pair, why="refreshed")
             except ChzzkApiError as exc:
                 if exc.invalid_client:
                     raise FatalMonitorError(
@@ -260,14 +277,14 @@ class ChzzkAuth:
                     self.emit("chzzk.refresh_refused", "error", error=str(exc), authorize=self.s.authorize_page)
                     raise self._needs(self.problem) from None
                 raise
-            self._store(pair, why="refreshed")
             self.refreshes += 1
             return pair
 
-    def _store(self, pair: TokenPair, *, why: str) -> None:
+    async def _store(self, pair: TokenPair, *, why: str) -> None:
         """Persist first, then use: the old refresh token is already spent."""
         try:
-            self.store.save(pair)
+            # fsync can take a while on a busy disk: not on the actors' thread.
+            await trio.to_thread.run_sync(self.store.save, pair)
         except OSError as exc:
             # Keep the pair in memory anyway: it is the only live one now.
             self.emit(
@@ -288,4 +305,24 @@ class ChzzkAuth:
             raise TimeoutError(f"no answer from the token endpoint within {self.s.request_timeout:g}s") from None
         except httpx.TransportError as exc:
             raise ConnectionError(f"token endpoint: {type(exc).__name__}") from None
-        return parse_token(unwrap(response.status_code, response.content), now=self.wall())
+        content = unwrap(response.status_code, response.content)
+        try:
+            return parse_token(content, now=self.wall())
+        except PayloadError as exc:
+            # The old refresh token is spent by now: if the new tokens are
+            # there, keep them, whatever is odd about the rest.
+            pair = _tokens_anyway(content, now=self.wall())
+            if pair is None:
+                raise
+            self.emit("chzzk.token_odd", "warning", problem=str(exc), assumed_expires_in_s=DEFAULT_LIFETIME)
+            return pair
+
+
+def _tokens_anyway(content: object, *, now: float) -> TokenPair | None:
+    """Both tokens from an answer whose expiresIn could not be read."""
+    if not isinstance(content, dict):
+        return None
+    access, refresh = content.get("accessToken"), content.get("refreshToken")
+    if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
+        return None
+    return TokenPair(access, refresh, expires_at=now + DEFAULT_LIFETIME)

@@ -142,14 +142,15 @@ class YouTubeMonitor:
             def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
                 self.emit("youtube.retry", "warning", attempt=attempt_no, delay_s=delay, error=f"{exc}")
 
-            await run_with_retries(
-                ctx,
-                "youtube",
-                attempt,
-                max_retries=self.s.max_retries,
-                retry_interval=self.s.retry_interval,
-                on_retry=on_retry,
-            )
+            with ctx.cancel_on_stop():  # a stop cancels the wait or the call in flight, at once
+                await run_with_retries(
+                    ctx,
+                    "youtube",
+                    attempt,
+                    max_retries=self.s.max_retries,
+                    retry_interval=self.s.retry_interval,
+                    on_retry=on_retry,
+                )
 
     # ---- HTTP -----------------------------------------------------------------------------------
 
