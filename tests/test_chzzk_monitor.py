@@ -389,14 +389,27 @@ def test_a_long_outage_is_handed_to_the_supervisor_then_recovered(tmp_path: Path
     assert rig.child().state is ChildState.RUNNING
 
 
-def test_a_missing_scope_gives_up_with_a_clear_error(tmp_path: Path) -> None:
+def test_a_missing_chat_scope_gives_up_with_a_clear_error(tmp_path: Path) -> None:
     async def scenario(rig: Rig) -> None:
-        rig.fake.fail_next("/open/v1/sessions/events/subscribe/donation", 403)
+        rig.fake.fail_next("/open/v1/sessions/events/subscribe/chat", 403)
         await rig.until(lambda: rig.child().state is ChildState.FAILED)
 
     rig = run(scenario, tmp_path)
     error = rig.child().last_exit.error
-    assert "scope" in error and "donation" in error
+    assert "scope" in error and "/chat" in error
+
+
+def test_a_missing_donation_scope_costs_donations_not_the_evening(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.fake.fail_next("/open/v1/sessions/events/subscribe/donation", 403)
+        await rig.live()
+        rig.fake.chat("chat still comes")
+        await rig.until(lambda: rig.texts() == ["chat still comes"])
+
+    rig = run(scenario, tmp_path)
+    assert rig.cursor.refused == {"DONATION"}
+    assert rig.child().status_text.endswith("| refused (scope): donation")
+    assert [f["event_type"] for f in rig.named("chzzk.subscription_refused")] == ["DONATION"]
 
 
 # ---- tokens -----------------------------------------------------------------------------------

@@ -176,6 +176,7 @@ def chzzk_status(service: Service) -> dict[str, Any] | None:
         "connects": cursor.connects,
         "live": cursor.live_since is not None,
         "subscribed": list(cursor.subscribed),
+        "refused": sorted(cursor.refused),
         "emitted": cursor.emitted,
         "duplicates": cursor.duplicates,
         "skipped": cursor.skipped,

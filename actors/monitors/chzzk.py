@@ -98,6 +98,7 @@ class ChzzkCursor:
     session_key: str | None = None
     live_since: float | None = None  # trio time the current session was subscribed
     subscribed: tuple[str, ...] = ()
+    refused: set[str] = attrs.field(factory=set)  # event types Chzzk would not let us subscribe to (403)
     unknown_logged: set[str] = attrs.field(factory=set)
 
 
@@ -380,13 +381,26 @@ class ChzzkMonitor:
 
     async def _subscribe(self, client: httpx.AsyncClient, conn: _Connection) -> None:
         key = conn.session_key or ""
+        wanted = []
         for event_type in self.wanted:
             path = f"/open/v1/sessions/events/subscribe/{event_type.lower()}"
-            await self._call(client, "POST", path, {"sessionKey": key})
+            try:
+                await self._call(client, "POST", path, {"sessionKey": key})
+            except FatalMonitorError as refused:
+                if event_type == "CHAT" or "INVALID_CLIENT" in str(refused):
+                    raise  # without chat there is nothing to monitor
+                # A missing donation or subscription scope (Chzzk approves
+                # them separately) costs that event, not the whole evening.
+                if event_type not in self.cursor.refused:
+                    self.emit("chzzk.subscription_refused", "error", event_type=event_type, why=str(refused))
+                self.cursor.refused.add(event_type)
+                continue
+            self.cursor.refused.discard(event_type)
+            wanted.append(event_type)
         with trio.move_on_after(self.s.subscribe_timeout):
-            while not conn.confirmed.issuperset(self.wanted):
+            while not conn.confirmed.issuperset(wanted):
                 await conn.confirmations.wait()
-        missing = sorted(set(self.wanted) - conn.confirmed)
+        missing = sorted(set(wanted) - conn.confirmed)
         if missing:
             raise TimeoutError(f"no SYSTEM subscribed for {', '.join(missing)} within {self.s.subscribe_timeout:g}s")
 
@@ -505,7 +519,9 @@ class ChzzkMonitor:
     def _live_status(self) -> str:
         cursor = self.cursor
         events = ", ".join(e.lower() for e in cursor.subscribed)
-        return f"live | session {_short(cursor.session_key)} | {events} | {cursor.emitted} messages"
+        refused = ", ".join(sorted(e.lower() for e in cursor.refused))
+        refused = f" | refused (scope): {refused}" if refused else ""
+        return f"live | session {_short(cursor.session_key)} | {events} | {cursor.emitted} messages{refused}"
 
 
 # Which error speaks for a connection when several tasks failed at once:
