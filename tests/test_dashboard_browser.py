@@ -55,6 +55,11 @@ PROBE = """document.body && ({
   chatRows: document.querySelectorAll('#chat li.msg').length,
   dispatched: Number((document.getElementById('dispatched') || {}).textContent || 0),
   actors: document.querySelectorAll('#tree .node').length,
+  chzzkLink: (() => {
+    const box = document.getElementById('chzzk'), auth = document.getElementById('chzzk-auth');
+    const shown = box && auth && !box.hidden && !auth.hidden;
+    return shown ? document.getElementById('chzzk-link').getAttribute('href') : null;
+  })(),
 })"""
 
 
@@ -70,11 +75,15 @@ def free_port() -> int:
 
 
 def browser_config(tmp_path: Path, port: int) -> Path:
-    """The shipped config.toml, sped up, with the control surface on `port`."""
+    """The shipped config.toml, sped up, with the control surface on `port`,
+    and Chzzk enabled but not authorised (so it never calls out: it waits)."""
     wanted = {
         ("monitors.replay", "speed"): "20.0",
         ("session", "speaking_time"): "0.3",
         ("control", "port"): str(port),
+        ("monitors.chzzk", "enabled"): "true",
+        ("monitors.chzzk", "client_id"): '"dashboard-test"',
+        ("monitors.chzzk", "client_secret"): '"dashboard-test"',
     }
     section, done, lines = "", set(), []
     for original in (REPO / "config.toml").read_text(encoding="utf-8").splitlines():
@@ -204,6 +213,7 @@ async def test_the_dashboard_shows_live_updates_in_a_browser(tmp_path):
                     assert seen.get("dispatched", 0) > 0, seen
                     assert seen.get("actors", 0) >= 4, seen  # the tree: root, session, router, monitors, ...
                     assert seen["updates"] > seen["statusUpdates"], seen  # fates and turns too
+                    assert seen.get("chzzkLink") == "/chzzk/auth", seen  # not authorised: the way to do it
                     errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
                     assert not errors, errors
                     shot = await devtools.call("Page.captureScreenshot", format="png")
