@@ -11,8 +11,9 @@ One connection (reference §2.4–2.6, §4.4):
 4. subscribe chat, donation and subscription with that key, and wait for
    the SYSTEM `subscribed` confirmations (they come on the socket, not in
    the HTTP answer);
-5. read: events become ChatEvents; we ping every `pingInterval` and a pong
-   must come within `pingTimeout`, so a socket that died silently is found.
+5. read and ping (`chzzk_socket.py`): events become ChatEvents, queued for
+   the router by a task of their own; a pong must come within
+   `pingTimeout`, so a socket that died silently is found.
 
 Why not chzzkpy: it is asyncio-only, and when the server drops the socket
 without a close packet it spins a core in a loop that never yields; under
@@ -48,18 +49,9 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..router.filters import BoundedLRU
-from .chzzk_api import (
-    ChzzkApiError,
-    PayloadError,
-    Skip,
-    parse_system,
-    session_url_of,
-    socket_url,
-    to_chat_event,
-    unwrap,
-)
+from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .chzzk_auth import ChzzkAuth, NeedsAuthorization
-from .engineio import EngineType, FramingError, OpenInfo, decode_packet, decode_socket, parse_event, parse_open
+from .chzzk_socket import ChzzkSocket, SessionLost, read_open
 from .retry import FatalMonitorError, run_with_retries
 
 Emit = Callable[..., None]
@@ -102,24 +94,6 @@ class ChzzkCursor:
     unknown_logged: set[str] = attrs.field(factory=set)
 
 
-class SessionLost(ConnectionError):
-    """The socket ended (closed, dropped, silent, or a subscription revoked)."""
-
-
-class _Connection:
-    """The state one socket's reader shares with the rest of the connection."""
-
-    def __init__(self, ws: trio_websocket.WebSocketConnection, info: OpenInfo) -> None:
-        self.ws = ws
-        self.info = info
-        self.session_key: str | None = None
-        self.connected = trio.Event()
-        self.confirmed: set[str] = set()
-        self.confirmations = trio.Event()  # replaced after each confirmation
-        self.pong = trio.Event()
-        self.activity = trio.Event()  # set when a message was emitted
-
-
 class ChzzkMonitor:
     def __init__(
         self,
@@ -160,6 +134,14 @@ class ChzzkMonitor:
                 # The supervisor tells a FatalMonitorError from an outage by
                 # its type: it must see the error, not the nursery's group.
                 raise _first_failure(group) from None
+
+    def _enqueue(self, event: ChatEvent) -> None:
+        if len(self._queue) >= MAX_QUEUED:
+            # The router has been stuck for a long while: keep the newest.
+            dropped = self._queue.popleft()
+            self.emit("chzzk.queue_full", "warning", dropped=dropped.id, queued=len(self._queue))
+        self._queue.append(event)
+        self._queued.set()
 
     async def _forward(self, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
         """Hand queued events to the router. Apart from the socket's reader,
@@ -301,25 +283,27 @@ class ChzzkMonitor:
     ) -> None:
         try:
             with trio.fail_after(self.s.connect_timeout):
-                info = await self._open(ws)
+                info = await read_open(ws)
         except trio.TooSlowError:
             raise TimeoutError(f"no Engine.IO OPEN within {self.s.connect_timeout:g}s") from None
-        conn = _Connection(ws, info)
+        sock = ChzzkSocket(
+            ws, info, cursor=self.cursor, wanted=self.wanted, enqueue=self._enqueue, emit=self.emit, wall=self.wall
+        )
         try:
-            await self._session(ctx, client, connected, conn)
+            await self._session(ctx, client, connected, sock)
         except BaseExceptionGroup as group:
             # The reader's or the pinger's error comes wrapped by the nursery;
             # the retry loop and the status want the error itself.
             raise _first_failure(group) from None
         finally:
-            await _goodbye(ws)
+            await sock.goodbye()
 
     async def _session(
-        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], conn: _Connection
+        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], sock: ChzzkSocket
     ) -> None:
         cursor = self.cursor
         try:
-            await self._live(ctx, client, connected, conn)
+            await self._live(ctx, client, connected, sock)
         finally:
             # However the connection ended, the status must stop saying "live".
             if cursor.live_since is not None:
@@ -329,28 +313,28 @@ class ChzzkMonitor:
             cursor.subscribed = ()
 
     async def _live(
-        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], conn: _Connection
+        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], sock: ChzzkSocket
     ) -> None:
         cursor = self.cursor
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._read, conn)
+            nursery.start_soon(sock.read)
             with trio.move_on_after(self.s.connect_timeout) as waiting:
-                await conn.connected.wait()
+                await sock.connected.wait()
             if waiting.cancelled_caught:
                 raise TimeoutError(f"no SYSTEM connected within {self.s.connect_timeout:g}s")
-            nursery.start_soon(self._ping, conn)
+            nursery.start_soon(sock.ping)
             nursery.start_soon(self._keep_token_fresh, client)
             cursor.connects += 1
-            cursor.session_key = conn.session_key
-            await self._subscribe(client, conn)
-            cursor.subscribed = tuple(sorted(conn.confirmed))
+            cursor.session_key = sock.session_key
+            await self._subscribe(client, sock)
+            cursor.subscribed = tuple(sorted(sock.confirmed))
             cursor.live_since = trio.current_time()
             connected()
-            self.emit("chzzk.live", session=_short(conn.session_key), subscribed=list(cursor.subscribed))
+            self.emit("chzzk.live", session=_short(sock.session_key), subscribed=list(cursor.subscribed))
             while True:  # the reader or the pinger ends this, by raising
                 ctx.set_status(self._live_status())
-                await conn.activity.wait()
-                conn.activity = trio.Event()
+                await sock.activity.wait()
+                sock.activity = trio.Event()
                 await trio.sleep(1.0)  # at most one status update a second, none while quiet
 
     async def _keep_token_fresh(self, client: httpx.AsyncClient) -> None:
@@ -370,17 +354,8 @@ class ChzzkMonitor:
                 self.emit("chzzk.refresh_failed", "warning", error=f"{type(exc).__name__}: {exc}", retry_in_s=300)
                 await trio.sleep(300.0)
 
-    async def _open(self, ws: trio_websocket.WebSocketConnection) -> OpenInfo:
-        """The Engine.IO OPEN packet, the first frame of a direct WebSocket."""
-        while True:
-            packet = decode_packet(await _receive(ws))
-            if packet.type is EngineType.OPEN:
-                return parse_open(packet.data)
-            if packet.type is EngineType.CLOSE:
-                raise SessionLost("the server closed the session before it opened")
-
-    async def _subscribe(self, client: httpx.AsyncClient, conn: _Connection) -> None:
-        key = conn.session_key or ""
+    async def _subscribe(self, client: httpx.AsyncClient, sock: ChzzkSocket) -> None:
+        key = sock.session_key or ""
         wanted = []
         for event_type in self.wanted:
             path = f"/open/v1/sessions/events/subscribe/{event_type.lower()}"
@@ -398,123 +373,11 @@ class ChzzkMonitor:
             self.cursor.refused.discard(event_type)
             wanted.append(event_type)
         with trio.move_on_after(self.s.subscribe_timeout):
-            while not conn.confirmed.issuperset(wanted):
-                await conn.confirmations.wait()
-        missing = sorted(set(wanted) - conn.confirmed)
+            while not sock.confirmed.issuperset(wanted):
+                await sock.confirmations.wait()
+        missing = sorted(set(wanted) - sock.confirmed)
         if missing:
             raise TimeoutError(f"no SYSTEM subscribed for {', '.join(missing)} within {self.s.subscribe_timeout:g}s")
-
-    async def _ping(self, conn: _Connection) -> None:
-        """EIO3: the client pings; a pong must come within pingTimeout."""
-        interval = min(max(conn.info.ping_interval, 1.0), 3600.0)  # a server's odd numbers stay sane
-        timeout = min(max(conn.info.ping_timeout, 1.0), 300.0)
-        while True:
-            await trio.sleep(interval)
-            conn.pong = trio.Event()
-            try:
-                await conn.ws.send_message("2")
-            except trio_websocket.ConnectionClosed as exc:
-                raise SessionLost(f"the socket closed ({_close_text(exc)})") from None
-            with trio.move_on_after(timeout):
-                await conn.pong.wait()
-            if not conn.pong.is_set():
-                raise SessionLost(f"no pong within {timeout:g}s: the socket is dead")
-
-    async def _read(self, conn: _Connection) -> None:
-        while True:
-            text = await _receive(conn.ws)
-            try:
-                packet = decode_packet(text)
-            except FramingError as exc:
-                self._bad("frame", str(exc), text)
-                continue
-            if packet.type is EngineType.PONG:
-                conn.pong.set()
-            elif packet.type is EngineType.CLOSE:
-                raise SessionLost("the server closed the session (Engine.IO close)")
-            elif packet.type is EngineType.MESSAGE:
-                self._message(conn, packet.data)
-            # OPEN again, NOOP, UPGRADE: nothing to do on a direct WebSocket
-
-    def _message(self, conn: _Connection, data: str) -> None:
-        self._take(conn, data)
-        conn.activity.set()
-
-    def _take(self, conn: _Connection, data: str) -> None:
-        try:
-            socket_packet = decode_socket(data)
-        except FramingError as exc:
-            self._bad("socket packet", str(exc), data)
-            return
-        kind = socket_packet.type.name
-        if kind == "DISCONNECT":
-            raise SessionLost("the server disconnected the namespace")
-        if kind == "ERROR":
-            raise SessionLost(f"the server refused the namespace: {str(socket_packet.data)[:100]}")
-        if kind != "EVENT":
-            return  # CONNECT ("40") and the rest carry nothing for us
-        try:
-            name, args = parse_event(socket_packet)
-        except FramingError as exc:
-            self._bad("event", str(exc), data)
-            return
-        argument = args[0] if args else None
-        if name == "SYSTEM":
-            self._system(conn, argument, data)
-            return
-        result = to_chat_event(name, argument, received_at=trio.current_time(), received_wall=self.wall())
-        if isinstance(result, Skip):
-            self.cursor.skipped += 1
-            if result.reason == "unknown event":
-                if name not in self.cursor.unknown_logged:
-                    self.cursor.unknown_logged.add(name)
-                    self.emit("chzzk.unknown_event", "warning", name=name)
-            else:
-                self._bad(name, result.reason, data)
-            return
-        if self.cursor.seen.get(result.id) is not None:
-            self.cursor.duplicates += 1
-            return
-        self.cursor.seen.put(result.id, True)
-        if len(self._queue) >= MAX_QUEUED:
-            # The router has been stuck for a long while: keep the newest.
-            dropped = self._queue.popleft()
-            self.emit("chzzk.queue_full", "warning", dropped=dropped.id, queued=len(self._queue))
-        self._queue.append(result)
-        self._queued.set()
-
-    def _system(self, conn: _Connection, argument: object, raw: str) -> None:
-        try:
-            message = parse_system(argument)
-        except PayloadError as exc:
-            self._bad("SYSTEM", str(exc), raw)
-            return
-        if message.type == "connected":
-            if message.session_key and conn.session_key is None:
-                conn.session_key = message.session_key
-                conn.connected.set()
-        elif message.type == "subscribed":
-            if message.event_type:
-                conn.confirmed.add(message.event_type)
-                conn.confirmations.set()
-                conn.confirmations = trio.Event()
-        elif message.type in ("unsubscribed", "revoked"):
-            event_type = message.event_type or "?"
-            conn.confirmed.discard(event_type)
-            self.cursor.subscribed = tuple(sorted(conn.confirmed))
-            self.emit("chzzk.subscription_ended", "warning", how=message.type, event_type=event_type)
-            if event_type in self.wanted or event_type == "?":
-                # We never unsubscribe, so either way the server ended one we
-                # want (consent withdrawn, a scope changed): a new session
-                # subscribes again, and says whether we may still read it.
-                raise SessionLost(f"Chzzk {message.type} the {event_type} subscription")
-        elif f"SYSTEM:{message.type}" not in self.cursor.unknown_logged:
-            self.cursor.unknown_logged.add(f"SYSTEM:{message.type}")
-            self.emit("chzzk.unknown_system", "warning", type=message.type)
-
-    def _bad(self, what: str, problem: str, raw: str) -> None:
-        self.cursor.skipped += 1
-        self.emit("chzzk.bad_payload", "warning", what=what, problem=problem, payload=raw[:200])
 
     def _live_status(self) -> str:
         cursor = self.cursor
@@ -548,39 +411,13 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return out
 
 
-async def _goodbye(ws: trio_websocket.WebSocketConnection) -> None:
-    """Socket.IO disconnect, then Engine.IO close, as chzzkpy does: the
-    server frees the session at once instead of holding it (3 per user)."""
-    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-        for frame in ("41", "1"):
-            try:
-                await ws.send_message(frame)
-            except trio_websocket.ConnectionClosed:
-                return
-
-
-async def _receive(ws: trio_websocket.WebSocketConnection) -> str:
-    try:
-        message = await ws.get_message()
-    except trio_websocket.ConnectionClosed as exc:
-        raise SessionLost(f"the socket closed ({_close_text(exc)})") from None
-    return message if isinstance(message, str) else message.decode("utf-8", "replace")
-
-
-def _close_text(exc: trio_websocket.ConnectionClosed) -> str:
-    reason = exc.reason
-    if reason is None:
-        return "no reason"
-    return f"code {reason.code}" + (f": {reason.reason}" if reason.reason else "")
-
-
-def _short(key: str | None) -> str:
-    return "-" if not key else f"{key[:8]}…"
-
-
 def _retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value) if value else None
     except ValueError:
         return None
     return seconds if seconds is not None and seconds > 0 else None
+
+
+def _short(key: str | None) -> str:
+    return "-" if not key else f"{key[:8]}…"
