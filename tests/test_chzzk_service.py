@@ -18,6 +18,7 @@ from loopback import free_port, until_listening
 from actors.app import Service
 from actors.config import parse_config
 from actors.statuslog import StatusLog
+from supervision import ChildState
 
 
 def chzzk_service(tmp_path: Path, fake: FakeChzzk, port: int, control: str = "") -> tuple[Service, io.StringIO]:
@@ -150,3 +151,37 @@ async def test_with_a_control_token_consent_needs_it_and_a_refusal_is_shown(tmp_
                 service.supervisor.stop()
         outer.cancel_scope.cancel()
     assert "control-secret" not in out.getvalue()
+
+
+async def test_consent_again_restarts_a_monitor_that_gave_up_on_a_refused_scope(tmp_path: Path) -> None:
+    fake = FakeChzzk()
+    port = free_port()
+    access, refresh = fake.grant()
+    token_file = tmp_path / "secrets" / "chzzk.json"
+    token_file.parent.mkdir()
+    token_file.write_text(json.dumps({"access_token": access, "refresh_token": refresh, "expires_at": 4e9}))
+    async with trio.open_nursery() as outer:
+        await outer.start(fake.serve)
+        fake.fail_next("/open/v1/sessions/events/subscribe/chat", 403)  # the app lacked the chat scope
+        service, _ = chzzk_service(tmp_path, fake, port)
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(service.run)
+                await until_listening(port)
+                monitors = service.supervisor.child_supervisor("monitors")
+                assert monitors is not None
+
+                def chzzk_state() -> ChildState:
+                    return next(c.state for c in monitors.snapshot().children if c.id == "chzzk")
+
+                await until(lambda: chzzk_state() is ChildState.FAILED)
+                # The streamer fixes the app's scopes and authorises again.
+                async with httpx.AsyncClient() as browser:
+                    start = await browser.get(f"http://127.0.0.1:{port}/chzzk/auth")
+                    consent = await browser.get(start.headers["location"])
+                    back = httpx.URL(consent.headers["location"]).copy_with(host="127.0.0.1")
+                    assert (await browser.get(back)).status_code == 200
+                await until(lambda: service.chzzk_cursor.live_since is not None)
+                assert chzzk_state() is ChildState.RUNNING
+                service.supervisor.stop()
+        outer.cancel_scope.cancel()
