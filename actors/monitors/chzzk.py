@@ -48,6 +48,7 @@ import trio_websocket
 from supervision import ChildContext
 
 from ..chat import ChatEvent
+from ..groups import leaves
 from ..router.filters import BoundedLRU
 from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .chzzk_auth import ChzzkAuth, NeedsAuthorization
@@ -393,8 +394,8 @@ _PRECEDENCE = (FatalMonitorError, NeedsAuthorization, SessionLost)
 
 
 def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaves = list(_leaves(group))
-    failures = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)] or leaves
+    every = leaves(group)
+    failures = [exc for exc in every if not isinstance(exc, trio.Cancelled)] or every
     if any(not isinstance(exc, Exception) for exc in failures):
         return group  # KeyboardInterrupt and the like: not ours to pick from
     for kind in _PRECEDENCE:
@@ -402,13 +403,6 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
             if isinstance(exc, kind):
                 return exc
     return failures[0]
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
-    return out
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -31,6 +31,7 @@ import trio_websocket
 from supervision import ChildContext
 
 from ..chat import ChatEvent
+from ..groups import leaves
 from ..router.buffer import PendingBuffer, Picked
 from .olv_protocol import HEARTBEAT, NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 
@@ -165,7 +166,7 @@ class OlvSession:
             # nursery; the supervisor's log should say what went wrong.
             olv_errors, rest = group.split(OlvError)
             if olv_errors is not None and rest is None:
-                raise _leaves(olv_errors)[0] from None
+                raise leaves(olv_errors)[0] from None
             raise
 
     async def _turn_loop(self, ctx: ChildContext, conn: _Connection) -> None:
@@ -336,13 +337,6 @@ class OlvSession:
         self.emit("session.turn_ended", "info" if turn.outcome == "ended" else "warning", **fields)
         if self.on_turn_ended is not None and events:
             self.on_turn_ended(events, fields)
-
-
-def _leaves(group: BaseExceptionGroup[OlvError]) -> list[OlvError]:
-    out: list[OlvError] = []
-    for exc in group.exceptions:
-        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
-    return out
 
 
 def _seconds(later: float | None, earlier: float | None) -> float | None:
