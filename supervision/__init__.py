@@ -25,6 +25,7 @@ from ._exceptions import SupervisionError as SupervisionError
 from ._nested import supervisor_child as supervisor_child
 from ._policy import ChildState as ChildState
 from ._policy import Outcome as Outcome
+from ._policy import backoff_delay as backoff_delay
 from ._runtime import Supervisor as Supervisor
 from ._signals import run_until_signalled as run_until_signalled
 from ._spec import AutoShutdown as AutoShutdown

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.monitors.replay import ReplayCursor, ReplaySource, run_replay
-from actors.monitors.retry import FatalMonitorError, RetriesExhausted, RetryBudget, run_with_retries
+from actors.monitors.retry import FatalMonitorError, RetriesExhausted, RetryBudget, RetryRule, run_with_retries
 from supervision import ChildContext
 
 
@@ -27,70 +27,115 @@ def make_ctx(child_id: str = "m") -> ChildContext:
     )
 
 
-@given(st.integers(0, 30), st.floats(0, 600, allow_nan=False), st.lists(st.booleans(), max_size=80))
-def test_retry_budget_allows_exactly_max_retries_per_outage(max_retries, interval, connected_marks):
-    """Each failure either waits `retry_interval` or, past the budget, gives up;
-    a successful connection starts a fresh budget."""
-    budget = RetryBudget(max_retries, interval)
+@given(
+    st.integers(0, 30),
+    st.floats(0, 600, allow_nan=False),
+    st.lists(st.tuples(st.booleans(), st.floats(0, 1, exclude_max=True)), max_size=80),
+)
+def test_retry_budget_bounds_every_wait_and_allows_max_retries_per_outage(max_retries, interval, marks):
+    """The n-th failure of an outage waits about a second times 2**(n-1),
+    never more than `retry_interval` and never less than 80% of that; past
+    `max_retries` it gives up; something delivered starts a fresh outage."""
+    rule = RetryRule(max_retries, interval)
+    budget = RetryBudget(rule)
     in_a_row = 0
-    for connected in connected_marks:
-        if connected:
-            budget.on_connected()
+    for delivered, u in marks:
+        if delivered:
+            budget.on_delivered()
             in_a_row = 0
             continue
         in_a_row += 1
-        delay = budget.on_failure()
-        assert delay == (interval if in_a_row <= max_retries else None)
-        if delay is None:
+        delay = budget.on_failure(u)
+        if in_a_row > max_retries:
+            assert delay is None
             break
+        assert delay is not None
+        base = min(interval, 1.0 * 2 ** (in_a_row - 1))
+        assert 0.8 * base - 1e-9 <= delay <= base + 1e-9
+        assert delay <= interval
+
+
+@given(st.integers(1, 10), st.floats(0, 3600, allow_nan=False), st.floats(0, 1, exclude_max=True))
+def test_a_server_that_says_when_is_obeyed_exactly(failures, retry_after, u):
+    budget = RetryBudget(RetryRule(10, 60.0))
+    for _ in range(failures - 1):
+        budget.on_failure(u)
+    assert budget.on_failure(u, retry_after) == retry_after
+
+
+def test_the_first_retry_comes_after_about_a_second_whatever_the_ceiling():
+    for interval in (5.0, 60.0, 600.0):
+        assert 0.8 <= RetryRule(10, interval).delay(1, 0.5) <= 1.0
+    assert RetryRule(10, 0.5).delay(1, 0.0) == 0.5  # a ceiling under a second is the ceiling
+    assert RetryRule(10, 0.0).delay(3, 0.3) == 0.0
 
 
 @given(st.integers(0, 12), st.floats(0.5, 120, allow_nan=False))
 def test_a_failing_source_is_tried_max_retries_times_then_raises(max_retries, interval):
     attempts: list[float] = []
+    rule = RetryRule(max_retries, interval)
 
-    async def attempt(connected):
+    async def attempt(delivered):
         attempts.append(trio.current_time())
         raise ConnectionError("refused")
 
     async def main():
         with pytest.raises(RetriesExhausted, match="still failing after") as info:
-            await run_with_retries(make_ctx(), "yt", attempt, max_retries=max_retries, retry_interval=interval)
+            await run_with_retries(make_ctx(), "yt", attempt, rule, uniform=lambda: 0.0)
         assert isinstance(info.value.__cause__, ConnectionError)
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    assert attempts == pytest.approx([k * interval for k in range(max_retries + 1)])
+    expected = [0.0]
+    for n in range(1, max_retries + 1):
+        expected.append(expected[-1] + rule.delay(n, 0.0))
+    assert attempts == pytest.approx(expected)
 
 
 async def test_a_fatal_error_gives_up_at_once(autojump_clock):
     calls = 0
 
-    async def attempt(connected):
+    async def attempt(delivered):
         nonlocal calls
         calls += 1
         raise FatalMonitorError("bad API key")
 
     with pytest.raises(FatalMonitorError):
-        await run_with_retries(make_ctx(), "yt", attempt, max_retries=10, retry_interval=60)
+        await run_with_retries(make_ctx(), "yt", attempt, RetryRule(10, 60))
     assert calls == 1
 
 
-async def test_a_connection_that_came_up_resets_the_budget(autojump_clock):
+async def test_a_connection_that_delivered_resets_the_budget(autojump_clock):
     """Two outages of two failures each fit a budget of two retries; the drop
-    of a connection that came up is the first failure of a new outage."""
-    script = ["fail", "fail", "connect-then-fail", "fail", "return"]
+    of a connection that delivered is the first failure of a new outage, so
+    it is retried after a second again, not after the grown wait."""
+    script = ["fail", "fail", "deliver-then-fail", "fail", "return"]
 
-    async def attempt(connected):
+    async def attempt(delivered):
         step = script.pop(0)
         if step == "return":
             return
-        if step == "connect-then-fail":
-            connected()
+        if step == "deliver-then-fail":
+            delivered()
         raise OSError(step)
 
-    await run_with_retries(make_ctx(), "yt", attempt, max_retries=2, retry_interval=10)
+    await run_with_retries(make_ctx(), "yt", attempt, RetryRule(2, 10), uniform=lambda: 0.0)
     assert script == []
-    assert trio.current_time() == 40
+    assert trio.current_time() == pytest.approx(1 + 2 + 1 + 2)
+
+
+async def test_retry_after_on_the_error_is_waited_exactly(autojump_clock):
+    class Refused(Exception):
+        retry_after = 7.5
+
+    times: list[float] = []
+
+    async def attempt(delivered):
+        times.append(trio.current_time())
+        if len(times) < 2:
+            raise Refused("429")
+
+    await run_with_retries(make_ctx(), "yt", attempt, RetryRule(3, 60), uniform=lambda: 0.0)
+    assert times == [0.0, 7.5]
 
 
 def record(i: int, seconds: float, **extra) -> str:
@@ -177,5 +222,8 @@ async def test_an_unreadable_file_is_retried_then_raises(autojump_clock, tmp_pat
             retry_interval=60,
             emit=emit,
         )
-    assert retries == [(0, 1), (60, 2), (120, 3)]
-    assert trio.current_time() == 180
+    # The common rule: about 1, 2 and 4 s (jittered down by at most 20%), not a minute each.
+    assert [attempt for _, attempt in retries] == [1, 2, 3]
+    gaps = [b - a for (a, _), (b, _) in zip(retries, retries[1:], strict=False)]
+    assert 0.8 <= gaps[0] <= 1.0 and 1.6 <= gaps[1] <= 2.0
+    assert 0.8 * 7 <= trio.current_time() <= 7

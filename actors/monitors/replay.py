@@ -20,7 +20,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..records import RecordError, read_records
-from .retry import FatalMonitorError, run_with_retries
+from .retry import FatalMonitorError, RetryRule, run_with_retries
 
 DEMO_CHAT = "demo_chat.jsonl"
 
@@ -119,6 +119,4 @@ async def run_replay(
     def on_retry(failures: int, delay: float, exc: Exception) -> None:
         emit("replay.retry", level="warning", attempt=failures, delay_s=delay, error=f"{type(exc).__name__}: {exc}")
 
-    await run_with_retries(
-        ctx, "replay", play, max_retries=max_retries, retry_interval=retry_interval, on_retry=on_retry
-    )
+    await run_with_retries(ctx, "replay", play, RetryRule(max_retries, retry_interval), on_retry=on_retry)

@@ -1,25 +1,44 @@
-"""The monitors' inner retry contract (the seed's, kept as users know it).
+"""One retry rule for every connection: YouTube, Chzzk, OLV, and the next platform.
 
-Inside a monitor, a connection loop retries `max_retries` times,
-`retry_interval` seconds apart. When that budget is spent the monitor raises
-RetriesExhausted, and its supervisor restarts it with exponential backoff:
-two levels, so a short outage is ridden out quietly inside the monitor and a
-long one backs off instead of hammering the platform.
+Chat that is not read while a Chzzk or Twitch socket is down is lost for
+good, and a VTuber that cannot reach OLV is silent on stream. So a blip must
+cost seconds, not a minute, and a long outage must still not hammer anyone:
 
-A connection that came up and later broke starts a fresh budget: the budget
-is for one outage, not for the whole night. Errors that retrying cannot fix
-(bad credentials, a bad config) are raised as FatalMonitorError and give up
-at once, at both levels.
+- the first retry of an outage comes after about `first_delay` (1 s);
+- each further one waits twice as long, up to `retry_interval` (the seed's
+  setting, kept as the ceiling), and every wait is jittered downwards by up
+  to `jitter` so that many clients that broke together do not come back
+  together (the same formula as the supervisor's restarts, `backoff_delay`);
+- a connection that delivered something (a page, a socket event, a finished
+  turn) ends the outage: the next failure is the first of a new one. The
+  budget is for one outage, not for the whole night;
+- an error that says when to come back (`Retry-After`) carries a
+  `retry_after` attribute in seconds, and that wait is obeyed exactly;
+- after `max_retries` retries in one outage the monitor raises
+  RetriesExhausted, and its supervisor's backoff takes over: two levels, so
+  a short outage is ridden out quietly inside the actor and a long one backs
+  off instead of hammering the platform;
+- errors that retrying cannot fix (bad credentials, a bad config) are
+  FatalMonitorError and give up at once, at both levels.
+
+`RetryRule` and `RetryBudget` are pure (Hypothesis checks the bounds);
+`run_with_retries` is the thin Trio loop every actor uses.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
 
-from supervision import ChildContext
+from supervision import Backoff, ChildContext, backoff_delay
+
+FIRST_DELAY = 1.0  # s: about a second, for every connection
+MULTIPLIER = 2.0
+JITTER = 0.2  # each wait is shortened by up to this fraction, never lengthened
 
 
 class FatalMonitorError(Exception):
@@ -27,24 +46,57 @@ class FatalMonitorError(Exception):
 
 
 class RetriesExhausted(Exception):
-    """The monitor's own retry budget is spent; the supervisor takes over."""
+    """The actor's own retry budget is spent; the supervisor takes over."""
+
+
+@attrs.frozen
+class RetryRule:
+    """How long to wait before the n-th retry of one outage."""
+
+    max_retries: int = 10
+    retry_interval: float = 60.0  # the longest wait
+    first_delay: float = FIRST_DELAY
+    multiplier: float = MULTIPLIER
+    jitter: float = JITTER
+
+    def delay(self, failures: int, u: float) -> float:
+        """The wait after the `failures`-th failure in a row (1-based); `u` in [0, 1)."""
+        if self.retry_interval <= 0:
+            return 0.0
+        first = min(self.first_delay, self.retry_interval)
+        backoff = Backoff(
+            min_delay=first, max_delay=self.retry_interval, multiplier=self.multiplier, jitter=self.jitter
+        )
+        return backoff_delay(backoff, failures - 1, u)
 
 
 @attrs.define
 class RetryBudget:
-    """Pure bookkeeping of the retry contract."""
+    """Pure bookkeeping of one actor's retries."""
 
-    max_retries: int
-    retry_interval: float
+    rule: RetryRule
     failures: int = 0  # in the current outage
 
-    def on_failure(self) -> float | None:
-        """The wait before the next try, or None when the budget is spent."""
+    def on_failure(self, u: float, retry_after: float | None = None) -> float | None:
+        """The wait before the next try, or None when the budget is spent.
+        A server's own `retry_after` is obeyed as it is."""
         self.failures += 1
-        return None if self.failures > self.max_retries else self.retry_interval
+        if self.failures > self.rule.max_retries:
+            return None
+        if retry_after is not None:
+            return retry_after
+        return self.rule.delay(self.failures, u)
 
-    def on_connected(self) -> None:
+    def on_delivered(self) -> None:
         self.failures = 0
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The wait an error asks for (`Retry-After`), when it is a sane number."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
 
 
 Attempt = Callable[[Callable[[], None]], Awaitable[None]]
@@ -54,30 +106,32 @@ async def run_with_retries(
     ctx: ChildContext,
     name: str,
     attempt: Attempt,
+    rule: RetryRule,
     *,
-    max_retries: int,
-    retry_interval: float,
     on_retry: Callable[[int, float, Exception], None] | None = None,
+    uniform: Callable[[], float] = random.random,
 ) -> None:
-    """Run `attempt(connected)` until it returns, retrying failures.
+    """Run `attempt(delivered)` until it returns, retrying failures by `rule`.
 
-    `attempt` calls `connected()` once its source is up, which resets the
-    budget. Returning normally means the source ended for good.
+    `attempt` calls `delivered()` whenever its source has delivered
+    something, which ends the outage. Returning normally means the source
+    ended for good.
     """
-    budget = RetryBudget(max_retries, retry_interval)
+    budget = RetryBudget(rule)
     while True:
         try:
-            await attempt(budget.on_connected)
+            await attempt(budget.on_delivered)
             return
         except FatalMonitorError:
             raise
         except Exception as exc:
-            delay = budget.on_failure()
+            delay = budget.on_failure(uniform(), retry_after_of(exc))
             if delay is None:
                 raise RetriesExhausted(
-                    f"{name}: still failing after {max_retries} retries {retry_interval:g}s apart: {exc}"
+                    f"{name}: still failing after {rule.max_retries} retries"
+                    f" (at most {rule.retry_interval:g}s apart): {exc}"
                 ) from exc
             if on_retry is not None:
                 on_retry(budget.failures, delay, exc)
-            ctx.set_status(f"retry {budget.failures}/{max_retries} in {delay:g}s: {type(exc).__name__}: {exc}")
+            ctx.set_status(f"retry {budget.failures}/{rule.max_retries} in {delay:.1f}s: {type(exc).__name__}: {exc}")
             await trio.sleep(delay)

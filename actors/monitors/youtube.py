@@ -37,7 +37,7 @@ from supervision import ChildContext
 from ..chat import ChatEvent
 from ..router.filters import BoundedLRU
 from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, QuotaPlanner, next_reset
-from .retry import FatalMonitorError, run_with_retries
+from .retry import FatalMonitorError, RetryRule, run_with_retries
 from .youtube_api import (
     KNOWN_TYPES,
     ApiError,
@@ -147,8 +147,7 @@ class YouTubeMonitor:
                     ctx,
                     "youtube",
                     attempt,
-                    max_retries=self.s.max_retries,
-                    retry_interval=self.s.retry_interval,
+                    RetryRule(self.s.max_retries, self.s.retry_interval),
                     on_retry=on_retry,
                 )
 
