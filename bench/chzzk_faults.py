@@ -15,6 +15,11 @@ session was subscribed are counted apart: the real Chzzk does not replay
 them either.
 
     python bench/chzzk_faults.py --hours 4
+    python bench/chzzk_faults.py --hours 1 --drop-every 15   # the socket dropped every 15 s
+
+With `--drop-every`, the random faults give way to a plain schedule: the
+socket is dropped (FIN, no close packet) that many seconds after each
+reconnect, and the share of chat lost while no session was up is printed.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def build(fake: FakeChzzk, folder: Path, cursor: ChzzkCursor, send: trio.MemoryS
         emit=quiet,
         wall=lambda: wall().timestamp(),
     )
-    # The defaults: 10 retries 60 s apart, connections up 30 s reconnected at once.
+    # The defaults: the common retry rule, 10 retries at most 60 s apart.
     monitor = ChzzkMonitor(ChzzkSettings(api_base_url=fake.base_url), auth, send, cursor, emit=quiet, wall_clock=wall)
     backoff = monitor_backoff(BackoffConfig())
     spec = ChildSpec(id="chzzk", target=monitor.run, restart=Restart.PERMANENT, backoff=backoff)
@@ -119,7 +124,7 @@ class Night:
     restarts: int = 0
 
 
-def measure(hours: float, mean_gap: float, fault_every: float, seed: int) -> dict[str, object]:
+def measure(hours: float, mean_gap: float, fault_every: float, seed: int, drop_every: float = 0.0) -> dict[str, object]:
     rng = random.Random(seed)
     fake = FakeChzzk(ping_interval=25.0, ping_timeout=60.0, wall_ms=lambda: int(wall().timestamp() * 1000))
     cursor = ChzzkCursor()
@@ -142,8 +147,12 @@ def measure(hours: float, mean_gap: float, fault_every: float, seed: int) -> dic
 
     async def faults() -> None:
         while True:
-            await trio.sleep(rng.expovariate(1 / (fault_every * 60)))
-            kind = rng.choice(FAULTS)
+            if drop_every > 0:
+                await trio.sleep(drop_every)
+                kind = "drop_fin"
+            else:
+                await trio.sleep(rng.expovariate(1 / (fault_every * 60)))
+                kind = rng.choice(FAULTS)
             before, began = cursor.connects, trio.current_time()
             inject(fake, kind)
             await live_again(before)
@@ -173,7 +182,10 @@ def measure(hours: float, mean_gap: float, fault_every: float, seed: int) -> dic
 
     started = time.perf_counter()
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    elapsed = time.perf_counter() - started
+    return summarise(hours, night, cursor, fake, time.perf_counter() - started)
+
+
+def summarise(hours: float, night: Night, cursor: ChzzkCursor, fake: FakeChzzk, elapsed: float) -> dict[str, object]:
     texts = [e.text for e in night.received]
     got = set(texts)
     recoveries = night.recoveries
@@ -186,6 +198,7 @@ def measure(hours: float, mean_gap: float, fault_every: float, seed: int) -> dic
         "lost": sum(1 for t in night.delivered if t not in got),
         "duplicates": len(texts) - len(got),
         "sent_with_no_session": night.missed,
+        "lost_with_no_session_pct": round(100 * night.missed / max(1, len(night.delivered) + night.missed), 1),
         "faults": {kind: len(v) for kind, v in sorted(recoveries.items())},
         "recovery_s": {
             kind: {"median": round(statistics.median(v), 2), "max": round(max(v), 2)}
@@ -206,11 +219,15 @@ def main() -> None:
     parser.add_argument("--mean-gap", type=float, default=1.0, help="mean seconds between messages")
     parser.add_argument("--fault-every", type=float, default=10.0, help="mean minutes between faults")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--drop-every", type=float, default=0.0, help="drop the socket this many seconds after each reconnect"
+    )
     args = parser.parse_args()
-    f = measure(args.hours, args.mean_gap, args.fault_every, args.seed)
+    f = measure(args.hours, args.mean_gap, args.fault_every, args.seed, args.drop_every)
     print(
         f"{f['received']}/{f['delivered_by_fake']} delivered messages reached the router "
-        f"({f['lost']} lost, {f['duplicates']} twice); {f['sent_with_no_session']} sent while no session was up; "
+        f"({f['lost']} lost, {f['duplicates']} twice); {f['sent_with_no_session']} sent while no session was up "
+        f"({f['lost_with_no_session_pct']}%); "
         f"{sum(f['faults'].values())} faults, back live in a median {f['recovery_s_p50_all']} s; "  # type: ignore[union-attr]
         f"{f['supervisor_restarts']} supervisor restarts; {f['refreshes']} refreshes, {f['refresh_reuse']} reused"
     )

@@ -21,12 +21,14 @@ trio-asyncio that would freeze every actor. Here a dead socket is an
 exception like any other, and the end of the connection is the end of a
 nursery.
 
-Any end of a connection is retried with a fresh URL and new subscriptions.
-A connection that had been up a while is reconnected at once (a dropped
-socket after an hour of chat is news, not an outage); one that dies young
-counts against `max_retries`/`retry_interval`, then the supervisor's
-backoff. No token, or a refused refresh token, is not retried at all: the
-status says which URL to open, and the monitor waits for the callback.
+Any end of a connection is retried with a fresh URL and new subscriptions,
+by the common rule (`retry.py`): about a second after the first failure,
+longer after each further one, up to `retry_interval`; a connection that
+went live ends the outage, so a socket dropped after a minute of chat is
+back within seconds (Chzzk does not replay what was missed). A `Retry-After`
+is obeyed exactly. No token, or a refused refresh token, is not retried at
+all: the status says which URL to open, and the monitor waits for the
+callback.
 
 Chzzk chat has no message ids; `chzzk_api` derives stable ones, and the ids
 already emitted live in `ChzzkCursor`, which outlives restarts, so a
@@ -53,15 +55,11 @@ from ..router.filters import BoundedLRU
 from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .chzzk_auth import ChzzkAuth, NeedsAuthorization
 from .chzzk_socket import ChzzkSocket, SessionLost, read_open
-from .retry import FatalMonitorError, run_with_retries
+from .retry import FatalMonitorError, RetryRule, run_with_retries
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
 
-# Chat sent while no session is subscribed is lost (Chzzk does not replay),
-# so a healthy connection that ends is replaced almost at once; `stable_after`
-# is what keeps a server that drops every new connection from being hammered.
-RECONNECT_PAUSE = 0.1
 MAX_QUEUED = 10_000  # events waiting for a stuck router; the oldest go first beyond this
 
 EVENT_TYPES = {"chat": "CHAT", "donation": "DONATION", "subscription": "SUBSCRIPTION"}
@@ -74,7 +72,6 @@ class ChzzkSettings:
     connect_timeout: float = 10.0  # socket open to SYSTEM connected
     subscribe_timeout: float = 10.0  # subscribe calls to their confirmations
     request_timeout: float = 15.0
-    stable_after: float = 30.0  # a connection up this long is reconnected at once when it ends
     max_retries: int = 10
     retry_interval: float = 60.0
 
@@ -118,7 +115,6 @@ class ChzzkMonitor:
         # Events on their way to the router; outlives connections and restarts.
         self._queue: deque[ChatEvent] = deque()
         self._queued = trio.Event()
-        self.last_uptime = 0.0  # how long the last connection was live, for the reconnect rule
 
     async def run(self, ctx: ChildContext) -> None:
         ctx.started()
@@ -159,34 +155,18 @@ class ChzzkMonitor:
     async def _retrying(self, ctx: ChildContext) -> None:
         async with httpx.AsyncClient(timeout=self.s.request_timeout, transport=self.transport) as client:
 
-            async def attempt(connected: Callable[[], None]) -> None:
+            async def attempt(delivered: Callable[[], None]) -> None:
                 while True:
                     try:
-                        await self._connection(ctx, client, connected)
+                        await self._connection(ctx, client, delivered)
                     except NeedsAuthorization as need:
                         await self._wait_for_authorization(ctx, need)
-                    except SessionLost as lost:
-                        up_for, self.last_uptime = self.last_uptime, 0.0
-                        if up_for < self.s.stable_after:
-                            raise  # dying young is an outage: the retry budget decides
-                        # A long healthy connection ended: reconnect at once
-                        # (after a breath), the outage budget untouched.
-                        self.emit("chzzk.reconnecting", "warning", why=str(lost), up_for_s=round(up_for, 1))
-                        ctx.set_status(f"reconnecting: {lost}")
-                        await trio.sleep(RECONNECT_PAUSE)
 
             def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
-                self.last_uptime = 0.0
-                self.emit("chzzk.retry", "warning", attempt=attempt_no, delay_s=delay, error=f"{exc}")
+                self.emit("chzzk.retry", "warning", attempt=attempt_no, delay_s=round(delay, 3), error=f"{exc}")
 
-            await run_with_retries(
-                ctx,
-                "chzzk",
-                attempt,
-                max_retries=self.s.max_retries,
-                retry_interval=self.s.retry_interval,
-                on_retry=on_retry,
-            )
+            rule = RetryRule(self.s.max_retries, self.s.retry_interval)
+            await run_with_retries(ctx, "chzzk", attempt, rule, on_retry=on_retry)
 
     async def _wait_for_authorization(self, ctx: ChildContext, need: NeedsAuthorization) -> None:
         # Said once, clearly; then nothing until the callback stores a token.
@@ -220,39 +200,33 @@ class ChzzkMonitor:
         headers = {"Authorization": f"Bearer {token}"}
         if "/events/" in path:
             headers |= self.auth.client_headers()  # what chzzkpy sends there, against the real server
-        waits = 0
-        while True:
-            try:
-                response = await client.request(method, f"{self.s.api_base_url}{path}", params=params, headers=headers)
-            except httpx.TimeoutException:
-                raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
-            except httpx.TransportError as exc:
-                raise ConnectionError(f"{path}: {type(exc).__name__}") from None
-            try:
-                return unwrap(response.status_code, response.content)
-            except ChzzkApiError as exc:
-                if exc.invalid_client:
-                    raise FatalMonitorError(
-                        "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
-                    ) from None
-                if exc.status == 403:
-                    raise FatalMonitorError(
-                        f"Chzzk refused {path} ({exc}): the app lacks a scope it needs (chat, donation and"
-                        " subscription reading must be approved for it); fix the app, then authorise again"
-                    ) from None
-                exc.retry_after = _retry_after(response.headers.get("retry-after"))
-                if exc.status == 429 and exc.retry_after is not None and exc.retry_after <= 300 and waits < 2:
-                    # The server said when: wait that long and ask again, rather
-                    # than fail the connection and wait `retry_interval` on top.
-                    waits += 1
-                    self.emit("chzzk.rate_limited", "warning", path=path, wait_s=exc.retry_after)
-                    await trio.sleep(exc.retry_after)
-                    continue
-                raise
+        try:
+            response = await client.request(method, f"{self.s.api_base_url}{path}", params=params, headers=headers)
+        except httpx.TimeoutException:
+            raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise ConnectionError(f"{path}: {type(exc).__name__}") from None
+        try:
+            return unwrap(response.status_code, response.content)
+        except ChzzkApiError as exc:
+            if exc.invalid_client:
+                raise FatalMonitorError(
+                    "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
+                ) from None
+            if exc.status == 403:
+                raise FatalMonitorError(
+                    f"Chzzk refused {path} ({exc}): the app lacks a scope it needs (chat, donation and"
+                    " subscription reading must be approved for it); fix the app, then authorise again"
+                ) from None
+            # A server that says when to come back is obeyed exactly, by the retry rule.
+            exc.retry_after = _retry_after(response.headers.get("retry-after"))
+            if exc.retry_after is not None:
+                self.emit("chzzk.rate_limited", "warning", path=path, wait_s=exc.retry_after)
+            raise
 
     # ---- one connection -----------------------------------------------------------------------
 
-    async def _connection(self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None]) -> None:
+    async def _connection(self, ctx: ChildContext, client: httpx.AsyncClient, delivered: Callable[[], None]) -> None:
         ctx.set_status("connecting")
         url = socket_url(session_url_of(await self._call(client, "GET", "/open/v1/sessions/auth", None)))
         # Never the URL in an error: its `auth` query is a credential.
@@ -260,7 +234,7 @@ class ChzzkMonitor:
             async with trio_websocket.open_websocket_url(
                 url, connect_timeout=self.s.connect_timeout, disconnect_timeout=2.0
             ) as ws:
-                await self._converse(ctx, client, connected, ws)
+                await self._converse(ctx, client, delivered, ws)
         except trio_websocket.ConnectionTimeout:
             raise TimeoutError(f"the session socket did not open within {self.s.connect_timeout:g}s") from None
         except trio_websocket.DisconnectionTimeout as exc:
@@ -279,7 +253,7 @@ class ChzzkMonitor:
         self,
         ctx: ChildContext,
         client: httpx.AsyncClient,
-        connected: Callable[[], None],
+        delivered: Callable[[], None],
         ws: trio_websocket.WebSocketConnection,
     ) -> None:
         try:
@@ -291,7 +265,7 @@ class ChzzkMonitor:
             ws, info, cursor=self.cursor, wanted=self.wanted, enqueue=self._enqueue, emit=self.emit, wall=self.wall
         )
         try:
-            await self._session(ctx, client, connected, sock)
+            await self._session(ctx, client, delivered, sock)
         except BaseExceptionGroup as group:
             # The reader's or the pinger's error comes wrapped by the nursery;
             # the retry loop and the status want the error itself.
@@ -300,21 +274,19 @@ class ChzzkMonitor:
             await sock.goodbye()
 
     async def _session(
-        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], sock: ChzzkSocket
+        self, ctx: ChildContext, client: httpx.AsyncClient, delivered: Callable[[], None], sock: ChzzkSocket
     ) -> None:
         cursor = self.cursor
         try:
-            await self._live(ctx, client, connected, sock)
+            await self._live(ctx, client, delivered, sock)
         finally:
             # However the connection ended, the status must stop saying "live".
-            if cursor.live_since is not None:
-                self.last_uptime = trio.current_time() - cursor.live_since
             cursor.live_since = None
             cursor.session_key = None
             cursor.subscribed = ()
 
     async def _live(
-        self, ctx: ChildContext, client: httpx.AsyncClient, connected: Callable[[], None], sock: ChzzkSocket
+        self, ctx: ChildContext, client: httpx.AsyncClient, delivered: Callable[[], None], sock: ChzzkSocket
     ) -> None:
         cursor = self.cursor
         async with trio.open_nursery() as nursery:
@@ -330,7 +302,7 @@ class ChzzkMonitor:
             await self._subscribe(client, sock)
             cursor.subscribed = tuple(sorted(sock.confirmed))
             cursor.live_since = trio.current_time()
-            connected()
+            delivered()  # subscribed and confirmed on the socket: the outage is over
             self.emit("chzzk.live", session=_short(sock.session_key), subscribed=list(cursor.subscribed))
             while True:  # the reader or the pinger ends this, by raising
                 ctx.set_status(self._live_status())
