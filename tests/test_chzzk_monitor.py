@@ -15,6 +15,7 @@ import stat
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -351,16 +352,17 @@ def test_a_drop_every_15_seconds_costs_about_a_second_each(tmp_path: Path) -> No
                 rig.fake.chat(f"r{round_no} m{i}", sender=f"viewer{i:04d}")
                 await trio.sleep(5)
             assert rig.fake.drop_sockets() == 1
-            connects = rig.cursor.connects
-            outages.append(
-                await rig.until(lambda: rig.cursor.connects > connects and rig.cursor.live_since is not None)
-            )
+            outages.append(await rig.until(partial(live_after, rig, rig.cursor.connects)))
 
     rig = run(scenario, tmp_path)
     assert len(rig.texts()) == 18  # every message sent while a socket was up
     assert max(outages) < 1.5
     assert {f["attempt"] for f in rig.named("chzzk.retry")} == {1}
     assert rig.child().restarts == 0
+
+
+def live_after(rig: Rig, connects: int) -> bool:
+    return rig.cursor.connects > connects and rig.cursor.live_since is not None
 
 
 def test_failures_in_a_row_wait_longer_each_time(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -224,6 +225,6 @@ async def test_an_unreadable_file_is_retried_then_raises(autojump_clock, tmp_pat
         )
     # The common rule: about 1, 2 and 4 s (jittered down by at most 20%), not a minute each.
     assert [attempt for _, attempt in retries] == [1, 2, 3]
-    gaps = [b - a for (a, _), (b, _) in zip(retries, retries[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(retries)]
     assert 0.8 <= gaps[0] <= 1.0 and 1.6 <= gaps[1] <= 2.0
     assert 0.8 * 7 <= trio.current_time() <= 7
