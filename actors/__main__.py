@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
-import trio
+# Installed first thing, before the slow imports (Trio, httpx, the web stack
+# take half a second, done inside main()): from here on a signal is never
+# lost and never kills the process without a final word (signal_latch.py).
+from .signal_latch import SignalLatch
 
-from .app import Service
-from .config import ConfigError, load_config, secret_values
-from .statuslog import StatusLog
+LATCH = SignalLatch()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +39,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130  # a second signal before the service could take it: stop at once, quietly
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    import trio
+
+    from .app import Service
+    from .config import ConfigError, load_config, secret_values
+    from .statuslog import StatusLog
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -49,10 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     service = Service(config, StatusLog(fmt=args.log_format, redact=secret_values(config)))
     try:
-        return trio.run(service.run)
+        return trio.run(partial(service.run, caught=LATCH.caught))
     except KeyboardInterrupt:
         return 130
+    except BaseExceptionGroup as group:
+        if group.subgroup(KeyboardInterrupt) is not None and group.subgroup(Exception) is None:
+            return 130
+        raise
 
 
 if __name__ == "__main__":
+    LATCH.install()
     sys.exit(main())

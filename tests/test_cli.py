@@ -131,3 +131,49 @@ def test_sigterm_in_the_middle_of_the_demo_exits_zero_with_counts(tmp_path):
     assert counts["received"] == total + counts["pending"]
     assert lines[-1]["balanced"] is True
     assert any(line["event"] == "service.signal" and line["signal"] == "SIGTERM" for line in lines)
+
+
+# The process as `python -m actors` starts it, but it says "ready" the moment
+# its first signal handler is in place, so a test can hit the half second of
+# imports and start-up that follows (where a signal used to be lost or fatal).
+EARLY = (
+    "import sys; import actors.__main__ as m; m.LATCH.install(); print('ready', flush=True); "
+    "sys.exit(m.main(sys.argv[1:]))"
+)
+
+
+def start_early(config: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EARLY, str(config), "--log-format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_start_up_stops_gracefully_with_the_final_word(tmp_path, signum):
+    proc = start_early(fast_config(tmp_path))
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["event"] == "service.starting"  # it did start, and then stopped on the early signal
+    assert any(line["event"] == "service.signal" for line in lines)
+    assert lines[-1]["event"] == "service.stopped"
+    assert lines[-1]["balanced"] is True
+
+
+def test_two_signals_during_start_up_stop_at_once_with_130_and_no_traceback(tmp_path):
+    proc = start_early(fast_config(tmp_path))
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)  # two signals sent at once may arrive as one (POSIX does not queue them)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in err, err[-2000:]
