@@ -289,8 +289,11 @@ class Service:
         name = signal.Signals(signum).name
         self.log.emit("service.signal", "warning", signal=name, action="stop at once" if hard else "graceful stop")
 
-    async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> int:
-        """Run until the input ends or a signal; returns the exit code."""
+    async def run(
+        self, *, caught: list[int] | None = None, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED
+    ) -> int:
+        """Run until the input ends or a signal; returns the exit code.
+        `caught`: signals the process took before Trio listened (replayed)."""
         self._started = trio.current_time()
         monitors = [spec.id for spec in self.monitor_specs]
         self.log.emit("service.starting", monitors=monitors, session=self.config.session.kind)
@@ -298,7 +301,9 @@ class Service:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._tick_status)
             try:
-                await run_until_signalled(self.supervisor, on_signal=self._on_signal, task_status=task_status)
+                await run_until_signalled(
+                    self.supervisor, on_signal=self._on_signal, caught=caught, task_status=task_status
+                )
             except SupervisionError as exc:
                 failure = str(exc)
             nursery.cancel_scope.cancel()
