@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -456,6 +457,26 @@ def _make_converter() -> cattrs.Converter:
         return Secret(value)
 
     converter.register_structure_hook(Secret, secret_hook)
+
+    # A string where a list belongs would be taken letter by letter
+    # (`blocked_words = "idiot"` blocking i, d, o and t): a list must be a list.
+    def is_list_type(type_: Any) -> bool:
+        origin, args = typing.get_origin(type_), typing.get_args(type_)
+        return origin is list or (origin is tuple and len(args) == 2 and args[1] is Ellipsis)
+
+    def list_hook(type_: Any) -> Callable[[Any, Any], Any]:
+        origin, item = typing.get_origin(type_), typing.get_args(type_)[0]
+
+        def hook(value: object, _type: object) -> Any:
+            if not isinstance(value, list):
+                shown = repr(value) if isinstance(value, str | int | float | bool) else _type_name(value)
+                raise TypeError(f'expected a list (like ["a", "b"]), got {shown}')
+            items = [converter.structure(v, item) for v in value]
+            return tuple(items) if origin is tuple else items
+
+        return hook
+
+    converter.register_structure_hook_factory(is_list_type, list_hook)
 
     def table_hook(cls: type) -> Callable[[Any, Any], Any]:
         structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)

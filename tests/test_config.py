@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import attrs
@@ -194,3 +195,30 @@ def test_a_replay_file_that_is_not_utf8_is_a_config_error(tmp_path):
     assert problem('[monitors.replay]\npath = "chat.jsonl"', base_dir=tmp_path, env={}) == (
         "config.toml: monitors.replay.path: not UTF-8 text: chat.jsonl"
     )
+
+
+def _list_settings(cls: type, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every setting whose value is a list, found by walking the config classes."""
+    found = []
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        origin = typing.get_origin(field.type)
+        if attrs.has(field.type):
+            found += _list_settings(field.type, (*path, field.name))
+        elif origin is list or (origin is tuple and typing.get_args(field.type)[1:] == (Ellipsis,)):
+            found.append((*path, field.name))
+    return found
+
+
+LIST_SETTINGS = _list_settings(Config)
+
+
+def test_the_walk_finds_the_list_settings():
+    assert ("router", "filters", "blocked_words") in LIST_SETTINGS
+    assert ("monitors", "chzzk", "events") in LIST_SETTINGS
+
+
+@pytest.mark.parametrize("path", LIST_SETTINGS, ids=".".join)
+def test_a_string_where_a_list_belongs_names_the_key(path):
+    """`blocked_words = "idiot"` used to become the letters i, d, i, o, t."""
+    toml = f'[{".".join(path[:-1])}]\n{path[-1]} = "idiot"\n' if len(path) > 1 else f'{path[0]} = "idiot"\n'
+    assert problem(toml, env={}) == (f'config.toml: {".".join(path)}: expected a list (like ["a", "b"]), got \'idiot\'')
