@@ -31,6 +31,7 @@ from .chat import Platform
 from .control.server import ControlSettings
 from .monitors.chzzk import ChzzkSettings
 from .monitors.chzzk_auth import ChzzkAuthSettings
+from .monitors.retry import RetryRule
 from .monitors.youtube import YouTubeSettings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
@@ -190,6 +191,11 @@ class OlvConfig:
     max_message_mib: int = attrs.field(default=32, validator=at_least(16))
     new_history_every: int = attrs.field(default=0, validator=at_least(0))
     idle_speak_after: float = attrs.field(default=0.0, validator=at_least(0))
+    # The common retry rule (monitors/retry.py): reconnects inside the session,
+    # the first after about a second, doubling up to retry_interval; after
+    # max_retries failed retries in one outage the supervisor's backoff takes over.
+    max_retries: int = attrs.field(default=10, validator=at_least(0))
+    retry_interval: float = attrs.field(default=30.0, validator=greater_than(0))
 
     def __attrs_post_init__(self) -> None:
         if self.silence_timeout <= self.heartbeat_every:
@@ -198,7 +204,7 @@ class OlvConfig:
                 f"must be longer than heartbeat_every ({self.heartbeat_every:g} s), got {self.silence_timeout:g}",
             )
 
-    def settings(self, batch: int) -> OlvSettings:
+    def settings(self, batch: int, stop_grace: float | None = None) -> OlvSettings:
         return OlvSettings(
             url=self.url,
             mode=Mode(self.mode),
@@ -216,6 +222,8 @@ class OlvConfig:
             new_history_every=self.new_history_every,
             idle_speak_after=self.idle_speak_after,
             batch=batch,
+            retry=RetryRule(max_retries=self.max_retries, retry_interval=self.retry_interval),
+            stop_grace=stop_grace,
         )
 
 
@@ -564,10 +572,11 @@ def _check_whole(config: Config) -> list[str]:
         if not path.is_file():
             problems.append(f"monitors.replay.path: no such file: {monitors.replay.path}")
         else:
+            # Readable is all that is checked: the replay streams the file and
+            # skips a bad line by its number, so one bad byte costs one record.
             try:
-                path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                problems.append(f"monitors.replay.path: not UTF-8 text: {monitors.replay.path}")
+                with path.open("rb") as file:
+                    file.read(1)
             except OSError as exc:
                 problems.append(f"monitors.replay.path: cannot read it ({exc.strerror}): {monitors.replay.path}")
     return problems

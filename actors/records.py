@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -140,11 +140,18 @@ def event_to_dict(event: ChatEvent) -> dict[str, Any]:
     return out
 
 
+MAX_RECORD_BYTES = 1 << 20  # no chat record is near this; a longer line is skipped, not read whole
+
+
 def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return RecordError(lineno, f"not JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return RecordError(lineno, "not readable: nested too deep")
+    except ValueError as exc:  # an integer past Python's 4300-digit limit
+        return RecordError(lineno, f"not readable: a number too large ({str(exc).split(';')[0]})")
     if not isinstance(obj, dict):
         return RecordError(lineno, "not a JSON object")
     try:
@@ -153,11 +160,50 @@ def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
         return RecordError(lineno, str(exc))
 
 
+def parse_raw_line(raw: bytes, lineno: int) -> ChatEvent | RecordError:
+    """One line as read from a file: strict UTF-8 first, so a bad byte costs its line only."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RecordError(lineno, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+    return parse_line(line, lineno)
+
+
 def read_records(lines: Iterable[str]) -> Iterator[tuple[int, ChatEvent | RecordError]]:
     """(line number, event or error) for each non-blank line; numbers start at 1."""
     for lineno, line in enumerate(lines, start=1):
         if line.strip():
             yield lineno, parse_line(line, lineno)
+
+
+def read_raw_records(
+    file: BinaryIO, *, first_lineno: int, max_bytes: int
+) -> tuple[list[tuple[int, ChatEvent | RecordError]], int, bool]:
+    """Read whole lines from `file` until about `max_bytes` are consumed.
+
+    Records are split on `\n` only: U+2028, U+0085, `\v` or `\f` inside a
+    name or a text are data, not line ends (`str.splitlines` broke records
+    holding them). A line longer than MAX_RECORD_BYTES is skipped without
+    being held whole. Returns (records, next line number, end of file).
+    Blocking: the replay runs it in a worker thread.
+    """
+    out: list[tuple[int, ChatEvent | RecordError]] = []
+    lineno = first_lineno
+    consumed = 0
+    while consumed < max_bytes:
+        raw = file.readline(MAX_RECORD_BYTES + 1)
+        if not raw:
+            return out, lineno, True
+        consumed += len(raw)
+        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+            while (rest := file.readline(MAX_RECORD_BYTES)) and not rest.endswith(b"\n"):
+                consumed += len(rest)
+            consumed += len(rest)
+            out.append((lineno, RecordError(lineno, f"longer than {MAX_RECORD_BYTES} bytes: skipped")))
+        elif raw.strip():
+            out.append((lineno, parse_raw_line(raw.rstrip(b"\r\n"), lineno)))
+        lineno += 1
+    return out, lineno, False
 
 
 def format_record(event: ChatEvent, **extra: Any) -> str:

@@ -190,10 +190,16 @@ def test_a_numeric_secret_is_not_echoed_either():
     assert text == "config.toml: monitors.chzzk.client_secret: expected a string, got an integer"
 
 
-def test_a_replay_file_that_is_not_utf8_is_a_config_error(tmp_path):
-    (tmp_path / "chat.jsonl").write_bytes(b"\xff\xfe")
+def test_a_replay_file_with_a_bad_byte_is_accepted_since_only_that_line_is_skipped(tmp_path):
+    (tmp_path / "chat.jsonl").write_bytes(b"\xff\xfe\n")
+    config = parse_config('[monitors.replay]\npath = "chat.jsonl"', base_dir=tmp_path, env={})
+    assert config.monitors.replay.path == "chat.jsonl"
+
+
+def test_a_replay_path_that_is_a_directory_is_a_config_error(tmp_path):
+    (tmp_path / "chat.jsonl").mkdir()
     assert problem('[monitors.replay]\npath = "chat.jsonl"', base_dir=tmp_path, env={}) == (
-        "config.toml: monitors.replay.path: not UTF-8 text: chat.jsonl"
+        "config.toml: monitors.replay.path: no such file: chat.jsonl"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -228,3 +229,111 @@ async def test_an_unreadable_file_is_retried_then_raises(autojump_clock, tmp_pat
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(retries)]
     assert 0.8 <= gaps[0] <= 1.0 and 1.6 <= gaps[1] <= 2.0
     assert 0.8 * 7 <= trio.current_time() <= 7
+
+
+def hostile_lines() -> list[tuple[bytes, str | None]]:
+    """(line, the problem it must be reported for, or None for a good record)."""
+    deep = "[" * 50_000 + "]" * 50_000
+    odd_name = json.loads(record(90, 1))
+    odd_name["author"]["name"] = "a\u2028b\u0085c\x0bd\x0ce"  # line separators that are not \n
+    return [
+        (record(0, 0).encode(), None),
+        (b'{"platform": "youtube", "id": "LCC.x", "text": "\xff\xfe"}', "not UTF-8 text"),
+        (record(1, 1).encode(), None),
+        (('{"n": ' + "9" * 5000 + "}").encode(), "a number too large"),
+        (deep.encode(), "nested too deep"),
+        (json.dumps(odd_name, ensure_ascii=False).encode(), None),
+        (b"[1, 2]", "not a JSON object"),
+        (record(2, 2).encode(), None),
+    ]
+
+
+async def test_a_hostile_recording_costs_each_bad_line_only(autojump_clock, tmp_path):
+    lines = hostile_lines()
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(line for line, _ in lines) + b"\n")
+    send, receive = trio.open_memory_channel(100)
+    bad = []
+
+    def emit(name, level="info", **fields):
+        if name == "replay.bad_line":
+            bad.append((fields["line"], fields["error"]))
+
+    ctx = make_ctx("replay")
+    cursor = ReplayCursor()
+    await run_replay(ctx, ReplaySource(path, speed=1.0), send, cursor, max_retries=0, retry_interval=1, emit=emit)
+    ctx._close_held()
+    send.close()
+    ids = [event.id async for event in receive]
+    assert ids == ["LCC.0", "LCC.1", "LCC.90", "LCC.2"]  # by sent_at; the odd name is one record
+    expected = [(n, problem) for n, (_, problem) in enumerate(lines, start=1) if problem]
+    assert [line for line, _ in bad] == [line for line, _ in expected]
+    for (_, error), (_, problem) in zip(bad, expected, strict=True):
+        assert problem in error
+    assert cursor.emitted == 4 and cursor.bad_lines == 4
+
+
+async def test_a_long_line_is_skipped_without_being_read_whole(autojump_clock, tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(record(0, 0).encode() + b"\n" + b"x" * (3 * 2**20) + b"\n" + record(1, 1).encode() + b"\n")
+    send, receive = trio.open_memory_channel(10)
+    bad = []
+    ctx = make_ctx("replay")
+    await run_replay(
+        ctx,
+        ReplaySource(path, speed=1.0, run_blocking=inline),
+        send,
+        ReplayCursor(),
+        max_retries=0,
+        retry_interval=1,
+        emit=lambda name, level="info", **f: bad.append(f) if name == "replay.bad_line" else None,
+    )
+    ctx._close_held()
+    send.close()
+    assert [event.id async for event in receive] == ["LCC.0", "LCC.1"]
+    assert [(f["line"], "longer than" in f["error"]) for f in bad] == [(2, True)]
+
+
+async def inline(fn, *args):
+    """Read on the Trio thread: on a MockClock a worker thread would let virtual time jump."""
+    return fn(*args)
+
+
+async def test_a_big_recording_streams_in_order_through_the_worker_thread(tmp_path):
+    """Real clock, real thread, as fast as the router takes it (speed = inf):
+    a file many chunks long plays in sent_at order, each record once, even
+    when the archive order is shuffled within the reordering window."""
+    import random
+
+    order = list(range(20_000))
+    rng = random.Random(7)
+    for start in range(0, len(order), 500):  # fate order: shuffled within half a thousand
+        block = order[start : start + 500]
+        rng.shuffle(block)
+        order[start : start + 500] = block
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(record(i, i / 100) for i in order) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 6 * 512 * 1024  # several chunks
+    send, receive = trio.open_memory_channel(1000)
+    got: list[str] = []
+
+    async def consume():
+        async for event in receive:
+            got.append(event.id)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        ctx = make_ctx("replay")
+        cursor = ReplayCursor()
+        await run_replay(
+            ctx,
+            ReplaySource(path, speed=math.inf),
+            send,
+            cursor,
+            max_retries=0,
+            retry_interval=1,
+            emit=lambda *a, **k: None,
+        )
+        ctx._close_held()
+        send.close()
+    assert got == [f"LCC.{i}" for i in range(20_000)]

@@ -241,11 +241,12 @@ def test_monitors_that_give_up_end_the_run_with_exit_1_and_say_why(tmp_path):
     gives up at once, what was received is still spoken, and the run ends."""
     path = chat_file(tmp_path, 5)
     config = config_for(tmp_path, path)  # valid when checked...
-    path.write_bytes(b"\xff\xfe not utf-8")  # ...broken when read
+    path.unlink()
+    path.mkdir()  # ...and a directory when read: retrying cannot fix that
     code, lines, _ = run_service(config)
     assert code == 1
     [failed] = [line for line in lines if line["event"] == "service.failed"]
-    assert "the monitors gave up" in failed["error"] and "not UTF-8" in failed["error"]
+    assert "the monitors gave up" in failed["error"] and "is a directory" in failed["error"]
     assert lines[-1]["event"] == "service.stopped" and lines[-1]["exit_code"] == 1
     assert not [line for line in lines if line["event"].endswith("restart_scheduled")]
 

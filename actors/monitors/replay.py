@@ -2,16 +2,40 @@
 
 It is the embedded default (the demo chat ships with the package) and the
 way to tune filters on last night's archive. Pacing follows the differences
-of `sent_at` (records are played in `sent_at` order), divided by `speed`. A bad line is reported with its number and
-skipped. The cursor lives outside the incarnation, so a restarted replay
+of `sent_at`, divided by `speed` (`inf`: as fast as the router takes it).
+
+The file is streamed, never read whole: a night's archive can be hundreds of
+megabytes, and reading and parsing it all at start froze every actor for
+seconds and held gigabytes. A reader task reads whole lines in chunks (the
+first one inline, so a small file needs no thread and plays at once; later
+ones in a worker thread, one chunk ahead of the player), and the player
+paces what it hands over. Memory stays bounded by a few chunks plus the
+reordering window below.
+
+An archive is written in the order fates happened (a message is written when
+it is spoken, after later chat that was filtered at once), so the player
+restores `sent_at` order within a window of REORDER_WINDOW records: chat
+that waited in the router for minutes on a busy stream still comes back in
+the order it was sent.
+
+Every line is its own record: a line that is not UTF-8, not JSON, holds a
+number too large or nesting too deep, or is not a chat record is reported
+with its line number and skipped. Only a file that cannot be read at all is a
+failure, retried by the common rule, and then only while the replay makes
+progress. The cursor lives outside the incarnation, so a restarted replay
 continues where it stopped instead of replaying (and duplicating) the start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import heapq
+import io
+import math
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import attrs
 import trio
@@ -19,65 +43,94 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
-from ..records import RecordError, read_records
+from ..records import RecordError, read_raw_records
 from .retry import FatalMonitorError, RetryRule, run_with_retries
 
 DEMO_CHAT = "demo_chat.jsonl"
+FIRST_CHUNK = 64 * 1024  # read inline: enough for the demo and any small file, about a millisecond
+CHUNK = 512 * 1024  # later chunks, read in a worker thread
+REORDER_WINDOW = 10_000  # records held to restore sent_at order (an archive is in fate order)
+LATE_SLACK = 1.0  # s: behind schedule by more than this (a slow router), the schedule restarts from now
+MIN_SLEEP = 0.001  # s: a shorter wait is not slept (a timer costs a whole epoll tick, ~1 ms)
+STATUS_EVERY = 0.5  # s: status updates while playing fast
 
 Emit = Callable[..., None]
-
-
-def _in_recorded_order(
-    records: Iterable[tuple[int, ChatEvent | RecordError]],
-) -> list[tuple[int, ChatEvent | RecordError]]:
-    """Bad lines first (reported at once), then events by `sent_at`.
-
-    An archive is written in the order fates happened (a message is written
-    when it is spoken, after later chat that was filtered at once), so a
-    replay sorts by the platform's time to play chat as it was sent. The
-    sort is stable: records sent at the same moment keep their file order.
-    """
-    items = list(records)
-    errors = [item for item in items if isinstance(item[1], RecordError)]
-    events = [item for item in items if not isinstance(item[1], RecordError)]
-    events.sort(key=lambda item: item[1].sent_at)  # type: ignore[union-attr]
-    return errors + events
+Item = tuple[int, ChatEvent | RecordError]
+RunBlocking = Callable[..., Awaitable[Any]]
 
 
 def demo_chat_text() -> str:
-    return (resources.files("actors") / "data" / DEMO_CHAT).read_text(encoding="utf-8")
+    return demo_chat_bytes().decode("utf-8")
+
+
+def demo_chat_bytes() -> bytes:
+    return (resources.files("actors") / "data" / DEMO_CHAT).read_bytes()
 
 
 @attrs.define
 class ReplayCursor:
     """How far the replay got; survives restarts of the monitor."""
 
-    next_index: int = 0
-    emitted: int = 0
+    emitted: int = 0  # records handed to the router, in play order
     bad_lines: int = 0
+    reported_through: int = 0  # the last line number reported as bad
 
 
 @attrs.frozen
 class ReplaySource:
     path: Path | None  # None: the bundled demo chat
     speed: float
+    # How a blocking read leaves the event loop; tests on a MockClock may
+    # read inline instead, so that virtual time never jumps during a read.
+    run_blocking: RunBlocking = attrs.field(default=trio.to_thread.run_sync, eq=False, repr=False)
 
     @property
     def label(self) -> str:
         return "bundled demo chat" if self.path is None else str(self.path)
 
-    def read(self) -> str:
-        # Synchronous on purpose: a recording is a local file read once per
-        # incarnation, and the parse that follows is synchronous anyway; a
-        # worker thread would only make the read race a mock clock in tests.
+    def open(self) -> BinaryIO:
         if self.path is None:
-            return demo_chat_text()
+            return io.BytesIO(demo_chat_bytes())
         try:
-            return self.path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:  # retrying cannot fix the file's bytes
-            raise FatalMonitorError(f"{self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except IsADirectoryError:
+            return self.path.open("rb")
+        except IsADirectoryError:  # retrying cannot fix that
             raise FatalMonitorError(f"{self.path}: is a directory, not a chat recording") from None
+
+
+async def _read(source: ReplaySource, file: BinaryIO, out: trio.MemorySendChannel[list[Item]]) -> None:
+    """Send the file's records in chunks; the channel holds one chunk ahead."""
+    async with out:
+        items, lineno, eof = read_raw_records(file, first_lineno=1, max_bytes=FIRST_CHUNK)
+        await out.send(items)
+        while not eof:
+            items, lineno, eof = await source.run_blocking(
+                lambda n=lineno: read_raw_records(file, first_lineno=n, max_bytes=CHUNK)
+            )
+            await out.send(items)
+
+
+class _Schedule:
+    """When each record is due: the gaps of `sent_at` over `speed`, from the
+    moment the previous record went out (a paused router pauses the replay,
+    it does not make it burst afterwards)."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.previous: datetime | None = None
+        self.due = -math.inf
+
+    async def wait_for(self, sent_at: datetime) -> None:
+        now = trio.current_time()
+        if self.previous is None or self.due < now - LATE_SLACK:
+            self.due = now
+        else:
+            gap = max(0.0, (sent_at - self.previous).total_seconds())
+            self.due += gap / self.speed if math.isfinite(self.speed) else 0.0
+        self.previous = max(sent_at, self.previous) if self.previous is not None else sent_at
+        if self.due - now >= MIN_SLEEP:
+            await trio.sleep_until(self.due)
+        else:
+            await trio.lowlevel.checkpoint()
 
 
 async def run_replay(
@@ -93,28 +146,55 @@ async def run_replay(
     outbox = ctx.hold(outbox.clone())
     ctx.started()
 
-    async def play(connected: Callable[[], None]) -> None:
-        text = source.read()
-        connected()
-        items = _in_recorded_order(read_records(text.splitlines()))
-        previous = None
-        with ctx.cancel_on_stop():
-            while cursor.next_index < len(items):
-                lineno, item = items[cursor.next_index]
-                if isinstance(item, RecordError):
-                    cursor.bad_lines += 1
-                    emit("replay.bad_line", level="warning", file=source.label, line=lineno, error=item.message)
-                else:
-                    if previous is not None:
-                        gap = (item.sent_at - previous).total_seconds()
-                        await trio.sleep(max(0.0, gap) / source.speed)
-                    previous = item.sent_at
-                    await outbox.send(attrs.evolve(item, received_at=trio.current_time()))
-                    cursor.emitted += 1
-                cursor.next_index += 1
-                ctx.set_status(f"{source.label}: {cursor.next_index}/{len(items)} records")
-        if cursor.next_index >= len(items):
-            emit("replay.finished", file=source.label, emitted=cursor.emitted, bad_lines=cursor.bad_lines)
+    async def play(delivered: Callable[[], None]) -> None:
+        to_skip = cursor.emitted  # played by an earlier incarnation
+        schedule = _Schedule(source.speed)
+        window: list[tuple[datetime, int, ChatEvent]] = []
+        status_at = -math.inf
+
+        async def hand_over(event: ChatEvent) -> None:
+            nonlocal to_skip, status_at
+            if to_skip > 0:
+                to_skip -= 1
+                return
+            await schedule.wait_for(event.sent_at)
+            await outbox.send(attrs.evolve(event, received_at=trio.current_time()))
+            cursor.emitted += 1
+            delivered()  # progress: a failure after this is a new outage
+            if trio.current_time() - status_at >= STATUS_EVERY:
+                status_at = trio.current_time()
+                ctx.set_status(f"{source.label}: {cursor.emitted} records played")
+
+        try:
+            file = source.open()
+        except OSError as exc:
+            raise OSError(f"{source.label}: cannot open it ({exc.strerror or exc})") from None
+        with file, ctx.cancel_on_stop():
+            send, receive = trio.open_memory_channel[list[Item]](1)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_read, source, file, send)
+                async with receive:
+                    async for items in receive:
+                        for lineno, item in items:
+                            if isinstance(item, RecordError):
+                                if lineno > cursor.reported_through:
+                                    cursor.reported_through = lineno
+                                    cursor.bad_lines += 1
+                                    emit(
+                                        "replay.bad_line",
+                                        level="warning",
+                                        file=source.label,
+                                        line=lineno,
+                                        error=item.message,
+                                    )
+                                continue
+                            heapq.heappush(window, (item.sent_at, lineno, item))
+                            if len(window) > REORDER_WINDOW:
+                                await hand_over(heapq.heappop(window)[2])
+                while window:
+                    await hand_over(heapq.heappop(window)[2])
+        ctx.set_status(f"{source.label}: {cursor.emitted} records played, {cursor.bad_lines} bad lines skipped")
+        emit("replay.finished", file=source.label, emitted=cursor.emitted, bad_lines=cursor.bad_lines)
 
     def on_retry(failures: int, delay: float, exc: Exception) -> None:
         emit("replay.retry", level="warning", attempt=failures, delay_s=delay, error=f"{type(exc).__name__}: {exc}")
