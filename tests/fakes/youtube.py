@@ -18,7 +18,8 @@ Endpoints (all ``GET``, under ``base_url`` = ``http://HOST:PORT/youtube/v3``):
   ``nextPageToken`` return only newer ones, oldest first, at most ``maxResults`` (§1.2, §1.3).
 - ``/liveChat/messages/stream`` (5 units per connection): the REST mapping of ``streamList``, a
   chunked JSON array that grows by one list response per batch of new messages, with no
-  ``pollingIntervalMillis``; closed after ``stream_lifetime`` seconds (§2.2, §2.3).
+  ``pollingIntervalMillis``; closed after ``stream_lifetime`` seconds (§2.2, §2.3). With
+  ``stream_endpoint`` it can be missing (HTML 404, free) or refused (403 ``forbidden``, charged).
 
 Fidelity, with the reference's source tags where they matter:
 
@@ -67,6 +68,7 @@ Tests use it in a nursery::
     chat_id = fake.go_live()
     fake.chat("Alice", "hello")
     fake.faults.append(Fault.SERVER_ERROR)  # the next liveChatMessages.list call fails once
+    fake.down_until = trio.current_time() + 30  # or: every chat call fails for 30 s
     ... a client polls f"{fake.base_url}/liveChat/messages?liveChatId={chat_id}&part=..." ...
 
 It also runs on its own, goes live at once and chats forever in English and Korean::
@@ -203,6 +205,20 @@ class Fault(enum.Enum):
     RATE_LIMITED = "rate_limited"  # 403 rateLimitExceeded, domain youtube.liveChat
 
 
+class StreamEndpoint(enum.Enum):
+    """How `/liveChat/messages/stream` behaves (`FakeYouTube.stream_endpoint`). The reference cannot
+    say whether every project may use it (§2.3: one field report, unresolved), so a client must cope
+    with all three."""
+
+    OPEN = "open"  # works (and closes after `stream_lifetime`)
+    # Not there: Google's front end answers an unknown URL with its HTML 404 page, before any API
+    # method runs, so nothing is charged.
+    MISSING = "missing"
+    # There but refused to this project: 403 ``forbidden``/``PERMISSION_DENIED`` as a one-element array
+    # (§2.1 lists 403 forbidden for the web transport). The key passed, so it is charged like any call.
+    REFUSED = "refused"
+
+
 def _virtual_wall_clock() -> datetime:
     """EPOCH plus Trio's clock: virtual time under a MockClock."""
     return EPOCH + timedelta(seconds=trio.current_time())
@@ -263,6 +279,10 @@ def _rate_limited() -> _ApiError:
     return _ApiError(403, "rateLimitExceeded", "youtube.liveChat", RATE_LIMIT_MESSAGE)
 
 
+def _stream_refused() -> _ApiError:
+    return _ApiError(403, "forbidden", "global", "The caller does not have permission", status="PERMISSION_DENIED")
+
+
 @attrs.frozen
 class _Request:
     method: str
@@ -280,6 +300,7 @@ class _Reply:
     status: int
     body: bytes
     content_type: str = "application/json; charset=UTF-8"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -368,6 +389,13 @@ class FakeYouTube:
     ended_grace: float = 300.0  # seconds after end_stream() when the chat answers liveChatEnded anyway
     enforce_polling_interval: bool = False  # True: polling sooner than the hint gives rateLimitExceeded
     stream_lifetime: float | None = 10.0  # the server closes a /stream connection after this; None = never
+    stream_endpoint: StreamEndpoint = StreamEndpoint.OPEN
+    # The chat backend is down until this trio time: every liveChatMessages call (list or stream)
+    # answers 503 backendError, charged like the SERVER_ERROR fault. For outages of a given length.
+    down_until: float | None = None
+    # Not in the reference: when set, 503 and rateLimitExceeded answers carry `Retry-After: N`
+    # (seconds), as Google's front end sometimes sends; a client should wait exactly that.
+    retry_after: int | None = None
     concurrent_viewers: int = 1234
     seed: int = 0
 
@@ -879,6 +907,8 @@ class FakeYouTube:
             f"{API_ROOT}/liveChat/messages": ("liveChatMessages.list", LIST_COST, self._messages_list),
             f"{API_ROOT}/liveChat/messages/stream": ("liveChatMessages.streamList", STREAM_COST, self._messages_stream),
         }
+        if self.stream_endpoint is StreamEndpoint.MISSING:
+            del routes[f"{API_ROOT}/liveChat/messages/stream"]
         route = routes.get(request.path)
         if route is None or request.method != "GET":
             # Google's front end answers an unknown URL with an HTML 404 page.
@@ -900,7 +930,9 @@ class FakeYouTube:
         except _ApiError as error:
             # On /stream, errors come as a one-element array (§2.2, §7.2).
             body = [error.body()] if streaming else error.body()
-            answer = _Reply(error.code, _dumps(body, pretty))
+            wait = self.retry_after is not None and error.reason in ("backendError", "rateLimitExceeded")
+            headers = (("retry-after", str(self.retry_after)),) if wait else ()
+            answer = _Reply(error.code, _dumps(body, pretty), headers=headers)
         self.calls.append((arrived, endpoint, answer.status if isinstance(answer, _Reply) else 200, units))
         return answer
 
@@ -1080,7 +1112,12 @@ class FakeYouTube:
             raise _ApiError(403, "liveChatEnded", "youtube.liveChat", CHAT_ENDED_MESSAGE)
         return chat
 
+    def _down(self) -> bool:
+        return self.down_until is not None and trio.current_time() < self.down_until
+
     async def _messages_list(self, request: _Request, args: _ListArgs, pretty: bool) -> _Reply:
+        if self._down():
+            raise _server_error()
         fault = self.faults.pop(0) if self.faults else None
         if fault is Fault.SERVER_ERROR:
             raise _server_error()
@@ -1112,6 +1149,10 @@ class FakeYouTube:
         return _Reply(200, _dumps(self._page_body(chat, page, args, polling=True), pretty))
 
     async def _messages_stream(self, request: _Request, args: _ListArgs, pretty: bool) -> _Streamed:
+        if self.stream_endpoint is StreamEndpoint.REFUSED:
+            raise _stream_refused()
+        if self._down():
+            raise _server_error()
         chat = self._open_chat(args.chat_id)
 
         async def run(send: Callable[[bytes], Awaitable[None]]) -> None:
@@ -1392,6 +1433,7 @@ async def _send_reply(conn: h11.Connection, stream: trio.SocketStream, reply: _R
         ("cache-control", "private"),
         ("vary", "Origin, X-Origin, Referer"),
     ]
+    headers += list(reply.headers)
     reason = http.HTTPStatus(reply.status).phrase.encode()
     await stream.send_all(conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason)))
     await stream.send_all(conn.send(h11.Data(data=reply.body)))
