@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import attrs
@@ -52,6 +53,12 @@ class ApiError(Exception):
     reason: str
     message: str
     details: tuple[str, ...] = ()  # error.details[].reason, e.g. API_KEY_INVALID
+    # The body was Google's error envelope: the API itself answered (and may
+    # charge for it). False for the front end's HTML 404, a proxy's page...
+    from_api: bool = True
+    # Seconds the server asked us to wait (Retry-After); the retry rule obeys
+    # an attribute of this name exactly.
+    retry_after: float | None = None
 
     def __str__(self) -> str:
         return f"HTTP {self.status} {self.reason}: {self.message}"
@@ -77,13 +84,15 @@ class Page:
     item_ids: tuple[str, ...]  # every item id in the page, events or not
 
 
-def parse_error(status: int, body: object) -> ApiError:
+def parse_error(status: int, body: object, *, retry_after: float | None = None) -> ApiError:
     """The Google JSON error envelope -> ApiError. Tolerates any body."""
     reason, message = "", ""
     details: tuple[str, ...] = ()
+    from_api = False
     if isinstance(body, Mapping):
         error = body.get("error")
         if isinstance(error, Mapping):
+            from_api = True
             message = str(error.get("message") or "")
             errors = error.get("errors")
             if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
@@ -94,7 +103,27 @@ def parse_error(status: int, body: object) -> ApiError:
             extra = error.get("details")
             if isinstance(extra, list):
                 details = tuple(str(d.get("reason")) for d in extra if isinstance(d, Mapping) and d.get("reason"))
-    return ApiError(status, reason or f"http{status}", message or "(no message)", details)
+    return ApiError(status, reason or f"http{status}", message or "(no message)", details, from_api, retry_after)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """A Retry-After header (delay-seconds or an HTTP-date) -> seconds from
+    `now`, or None when absent or unreadable. Capped at a day: a server that
+    asks for longer is wrong, and the quota reset is handled on its own."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return min(max(0.0, seconds), 86_400.0)
 
 
 def parse_time(value: object) -> datetime:
