@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from .boundary import clean_event
 from .chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
 
 
@@ -98,7 +99,7 @@ def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
         target = ModerationTarget(message_id=target_obj.get("id"), author_id=target_obj.get("author_id"))
         if not isinstance(target.message_id, str | None) or not isinstance(target.author_id, str | None):
             raise _Bad("target.id and target.author_id must be strings")
-    return ChatEvent(
+    event = ChatEvent(
         platform=_enum(Platform, _field(obj, "platform", str), "platform"),
         id=_field(obj, "id", str),
         kind=_enum(Kind, _field(obj, "kind", str), "kind"),
@@ -112,6 +113,11 @@ def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
         sent_at=parse_time(_field(obj, "sent_at", str)),
         target=target,
     )
+    # A file is as hostile as a platform: the same cleaning as every monitor's.
+    event, problem = clean_event(event)
+    if problem is not None:
+        raise _Bad(problem)
+    return event
 
 
 def event_to_dict(event: ChatEvent) -> dict[str, Any]:

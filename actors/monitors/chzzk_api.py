@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from ..boundary import clean_event
 from ..chat import Amount, Author, ChatEvent, Kind, Platform, Role
 from ..session.prompt import format_amount
 
@@ -393,7 +394,12 @@ def to_chat_event(name: str, arg: object, *, received_at: float, received_wall: 
         body = decode_argument(arg)
     except PayloadError as exc:
         return Skip(name, str(exc))
-    return convert(name, body, received_at, _utc(received_wall))
+    result = convert(name, body, received_at, _utc(received_wall))
+    if isinstance(result, Skip):
+        return result
+    # The house's one cleaning (names, ids, text, a bounded amount), as for every source.
+    event, problem = clean_event(result)
+    return Skip(name, problem) if problem is not None else event
 
 
 def _chat(name: str, body: dict[str, Any], received_at: float, wall: datetime) -> ChatEvent | Skip:
