@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.chat import Kind, Role
-from actors.monitors.quota import LIST_COST, QuotaPlanner, next_reset, quota_day
+from actors.monitors.quota import LIST_COST, QuotaPlanner, answer_cost, next_reset, quota_day
 from actors.monitors.youtube_api import (
     ApiError,
     JsonArrayReader,
@@ -24,7 +24,9 @@ from actors.monitors.youtube_api import (
     parse_error,
     parse_item,
     parse_page,
+    parse_retry_after,
 )
+from actors.monitors.youtube_state import StreamGate
 from actors.router.filters import BoundedLRU
 
 SAMPLES = Path(__file__).parent / "data" / "yt_samples"
@@ -293,3 +295,66 @@ def test_the_stream_reader_yields_each_element_however_the_body_is_cut(elements,
     got += reader.feed(body[position:])
     assert got == elements
     assert reader.closed
+
+
+# ---- what an answer costs, Retry-After, a spent quota, the stream gate ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "from_api", "key_refused", "units"),
+    [
+        (200, "", True, False, 5),
+        (503, "backendError", True, False, 5),  # the method ran: its price
+        (403, "liveChatEnded", True, False, 5),
+        (403, "rateLimitExceeded", True, False, 5),
+        (400, "pageTokenInvalid", True, False, 1),  # an invalid request: at least one point
+        (403, "quotaExceeded", True, False, 0),  # refused before anything ran
+        (400, "badRequest", True, True, 0),  # API_KEY_INVALID: no project to charge
+        (401, "authError", True, False, 0),
+        (404, "http404", False, False, 0),  # the front end's HTML page: no API method ran
+    ],
+)
+def test_each_answer_costs_what_the_reference_says(status, reason, from_api, key_refused, units):
+    assert answer_cost(5, status, reason, from_api=from_api, key_refused=key_refused) == units
+
+
+def test_retry_after_in_seconds_or_as_a_date():
+    now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+    assert parse_retry_after("7", now) == 7.0
+    assert parse_retry_after("Tue, 24 Nov 2026 17:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Tue, 24 Nov 2026 16:00:00 GMT", now) == 0.0  # in the past: at once
+    assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None
+    assert parse_retry_after("999999", now) == 86_400.0
+    error = parse_error(503, {"error": {"code": 503, "errors": [{"reason": "backendError"}]}}, retry_after=7.0)
+    assert error.retry_after == 7.0 and error.from_api
+    assert not parse_error(404, None).from_api
+
+
+@given(st.integers(0, 10_000), st.integers(0, 15 * 3600 - 1))
+def test_a_spent_quota_leaves_nothing_until_the_reset_whatever_our_count(used, after):
+    planner = QuotaPlanner(used=used)
+    now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # 09:00 Pacific
+    planner.charge(0, now)
+    until = planner.exhausted(now)
+    later = now + timedelta(seconds=after)
+    assert planner.left(later) == 0 and planner.is_exhausted(later) and not planner.can_spend(1, later)
+    assert planner.left(until) == planner.daily_quota  # a new day
+
+
+@given(st.lists(st.floats(0, 30), max_size=30))
+def test_the_gate_falls_back_only_after_three_short_closes_in_a_row(lasted):
+    now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+    gate = StreamGate(short_after=5.0, short_limit=3, fallback_for=600.0)
+    in_row = 0
+    for seconds in lasted:
+        if not gate.streaming(now):
+            break
+        in_row = in_row + 1 if seconds < 5.0 else 0
+        reason = gate.closed(seconds, now)
+        assert (reason is not None) == (in_row == 3)
+    fell = not gate.streaming(now)
+    assert fell == (gate.fallbacks == 1)
+    if fell:
+        assert not gate.expired(now + timedelta(seconds=599))
+        assert gate.expired(now + timedelta(seconds=600)) and gate.streaming(now + timedelta(seconds=600))
+        assert not gate.expired(now + timedelta(seconds=601))  # said once

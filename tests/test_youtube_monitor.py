@@ -48,14 +48,21 @@ class Outcome:
         return [f for event, _, f in self.log if event == name]
 
 
-def run(script, *, hours: float, settings: dict | None = None, fake: FakeYouTube | None = None) -> Outcome:
+def run(
+    script,
+    *,
+    hours: float,
+    settings: dict | None = None,
+    fake: FakeYouTube | None = None,
+    cursor: YouTubeCursor | None = None,
+) -> Outcome:
     """Serve the fake, run the monitor (and a bystander sibling) under a
     supervisor for `hours` of virtual time while `script(fake)` drives the
     stream; returns what reached the router's side of the channel."""
     fake = fake if fake is not None else FakeYouTube(wall_clock=wall)
     events: list[ChatEvent] = []
     log: list[tuple[str, str, dict]] = []
-    cursor = YouTubeCursor()
+    cursor = cursor if cursor is not None else YouTubeCursor()
     result: dict = {}
     statuses: list[str] = []
 
@@ -195,7 +202,10 @@ def test_quota_exhaustion_waits_for_the_reset_instead_of_looping():
     assert len(refused) <= 2, refused  # one to learn it, no hammering
     assert outcome.named("youtube.quota_exceeded")
     assert any(e.text == "said while we wait" for e in outcome.events)  # delivered after the reset
-    assert any(status.startswith("quota exhausted: waiting for the reset") for status in outcome.statuses)
+    assert any(
+        status.startswith("quota exhausted (0 of 10000 units left): waiting for the reset at 08:00 UTC")
+        for status in outcome.statuses
+    )
     assert_once_in_order(outcome)
     assert outcome.youtube_state is ChildState.RUNNING
 

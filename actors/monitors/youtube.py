@@ -3,29 +3,40 @@
 It finds the live chat (`videos.list`, 1 unit, for a known video; a cached
 `search.list` for a channel), then polls `liveChatMessages.list` with the
 page token, never sooner than the server's hint and never faster than the
-quota planner allows (`quota.py`). The first page after connecting is the
-backlog: its ids are remembered but, by default, not emitted. When the
-stream ends it goes back to finding the next one.
+quota planner allows (`quota.py`). When the stream ends it goes back to
+finding the next one, checking again within seconds at first (a restarted
+broadcast comes back quickly) and then every `live_check_every`.
+
+The backlog is what was said before the monitor FIRST started looking
+(`YouTubeCursor.watching_since`): on a first page (no page token) only items
+published before it (or at that very instant) are skipped, by default. A
+first page after a stream restart, a crash or a lost token is chat we were
+there for, and is emitted; ids already emitted are never emitted again
+(`fresh_events`).
 
 Errors are told apart by reason (reference §1.7):
 - `liveChatEnded`, `liveChatNotFound`, `liveChatDisabled`: this chat is over,
   find the next;
 - `rateLimitExceeded`: poll slower;
 - `quotaExceeded`: wait for the reset at midnight Pacific, saying so;
+- `pageTokenInvalid`: start again without a token (the backlog rule and the
+  ids keep it from losing or repeating anything);
 - a bad or missing key, `forbidden`: FatalMonitorError, no restart loop;
-- 5xx, timeouts, connection errors, malformed pages: the monitor's own
-  `max_retries`/`retry_interval`, then the supervisor's backoff. Each try
-  is one call, so an outage costs at most `max_retries` calls of quota.
+- 5xx, timeouts, connection errors, malformed pages: the common retry rule
+  (`retry.py`: about a second first, doubling to `retry_interval`; a good
+  page ends the outage; a `Retry-After` is obeyed), then the supervisor's
+  backoff. Each try is one call, so an outage costs few units.
 
-State that must survive a restart (the ids already emitted, the units
-spent today, the chat and its page token) lives in `YouTubeCursor`.
+Units are counted as the API charges each answer (`quota.answer_cost`), so
+our figure matches the console's. The chat stream (`use_stream`) lives in
+`youtube_stream.py`, with its fallback to polling.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -35,13 +46,11 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
-from ..router.filters import BoundedLRU
-from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, QuotaPlanner, next_reset
+from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
 from .retry import FatalMonitorError, RetryRule, run_with_retries
 from .youtube_api import (
     KNOWN_TYPES,
     ApiError,
-    JsonArrayReader,
     Page,
     PageError,
     fresh_events,
@@ -49,7 +58,12 @@ from .youtube_api import (
     live_video_of,
     parse_error,
     parse_page,
+    parse_retry_after,
 )
+from .youtube_state import Phase, StreamGate, YouTubeCursor, hhmm
+from .youtube_stream import StreamUnavailable, stream_once
+
+__all__ = ["YouTubeCursor", "YouTubeMonitor", "YouTubeSettings"]
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
@@ -60,6 +74,10 @@ CHAT_OVER = frozenset({"liveChatEnded", "liveChatNotFound", "liveChatDisabled"})
 BAD_KEY = frozenset({"keyInvalid", "forbidden", "accessNotConfigured", "keyExpired", "PERMISSION_DENIED"})
 BAD_KEY_DETAILS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED"})
 PARTS = "id,snippet,authorDetails"
+# After a stream ends, look for the next one this soon, then twice as late
+# each time up to live_check_every: a restarted broadcast is back in seconds,
+# and each look is one videos.list unit.
+FIRST_LIVE_CHECK = 5.0
 
 
 @attrs.frozen
@@ -74,28 +92,13 @@ class YouTubeSettings:
     live_check_every: float = 120.0  # videos.list while waiting for the stream to go live
     search_every: float = 600.0  # search.list at most this often (100 calls a day)
     request_timeout: float = 30.0
-    use_stream: bool = False  # liveChat/messages/stream instead of polling (see _stream)
+    use_stream: bool = False  # liveChat/messages/stream instead of polling (youtube_stream.py)
     stream_max: float = 600.0  # a stream connection is renewed after this long
+    stream_fallback_for: float = 600.0  # poll this long when the stream does not work, then try it again
+    stream_short: float = 5.0  # a connection closed sooner than this is "short"...
+    stream_short_limit: int = 3  # ...and this many in a row mean the stream does not work
     max_retries: int = 10
     retry_interval: float = 60.0
-
-
-@attrs.define
-class YouTubeCursor:
-    """What outlives one incarnation of the monitor."""
-
-    quota: QuotaPlanner = attrs.field(factory=QuotaPlanner)
-    seen: BoundedLRU[str, bool] = attrs.field(factory=lambda: BoundedLRU(50_000))
-    chat_id: str | None = None
-    page_token: str | None = None  # for chat_id: resuming after a retry needs no backlog
-    live_since: float | None = None  # trio time the current chat was found live
-    last_search_at: float | None = None
-    searched_video: str | None = None
-    unknown_logged: set[str] = attrs.field(factory=set)
-    emitted: int = 0
-    backlog_skipped: int = 0
-    slow_factor: float = 1.0  # grows on rateLimitExceeded, shrinks back on success
-    interval: float | None = None  # the current polling interval, for the status
 
 
 class _ChatOver(Exception):
@@ -121,26 +124,42 @@ class YouTubeMonitor:
         self.transport = transport
         cursor.quota.daily_quota = settings.daily_quota
         cursor.quota.stream_hours = settings.stream_hours
+        cursor.use_stream = settings.use_stream
+        cursor.wall = wall_clock
+        gate = cursor.gate
+        cursor.gate = StreamGate(
+            settings.stream_short,
+            settings.stream_short_limit,
+            settings.stream_fallback_for,
+            gate.short_in_row,
+            gate.polling_until,
+            gate.reason,
+            gate.fallbacks,
+        )
 
     async def run(self, ctx: ChildContext) -> None:
         ctx.started()
+        cursor = self.cursor
+        if cursor.watching_since is None:
+            cursor.watching_since = self.wall()
         outbox = ctx.hold(self.outbox.clone())
         async with httpx.AsyncClient(timeout=self.s.request_timeout, transport=self.transport) as client:
 
-            async def attempt(connected: Callable[[], None]) -> None:
+            async def attempt(delivered: Callable[[], None]) -> None:
                 while True:
-                    # connected() only after a good page: a retry that resumes the
-                    # known chat has made no call yet, and must not reset the budget.
+                    # delivered() only after a good page: a retry that resumes the
+                    # known chat has made no call yet, and must not end the outage.
                     chat_id = await self._find_chat(ctx, client)
                     try:
-                        await self._poll(ctx, client, outbox, chat_id, connected)
+                        await self._poll(ctx, client, outbox, chat_id, delivered)
                     except _ChatOver as over:
-                        self.emit("youtube.chat_over", reason=str(over))
-                        self.cursor.chat_id = self.cursor.page_token = None
-                        self.cursor.live_since = None
+                        self.emit("youtube.chat_over", reason=str(over), video_id=cursor.video_id)
+                        cursor.chat_over(str(over), self.wall())
 
             def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
-                self.emit("youtube.retry", "warning", attempt=attempt_no, delay_s=delay, error=f"{exc}")
+                now = self.wall()
+                cursor.set_phase(Phase.RETRYING, now, until=now + timedelta(seconds=delay))
+                self.emit("youtube.retry", "warning", attempt=attempt_no, delay_s=round(delay, 2), error=f"{exc}")
 
             with ctx.cancel_on_stop():  # a stop cancels the wait or the call in flight, at once
                 await run_with_retries(
@@ -153,45 +172,65 @@ class YouTubeMonitor:
 
     # ---- HTTP -----------------------------------------------------------------------------------
 
-    async def _spend(self, ctx: ChildContext, units: int) -> None:
-        """Charge `units`, first waiting for the quota reset if they are not there."""
+    async def wait_for_units(self, ctx: ChildContext, units: int) -> None:
+        """Wait for the quota reset if `units` are not there, saying so."""
         quota = self.cursor.quota
-        while (wait := quota.wait_for_units(units, self.wall())) > 0:
-            until = quota.exhausted_until or next_reset(self.wall())
-            ctx.set_status(f"quota exhausted: waiting for the reset at {until:%H:%M} UTC (midnight Pacific)")
+        while (wait := quota.wait_for_units(units, now := self.wall())) > 0:
+            until = quota.exhausted_until or next_reset(now)
+            self.cursor.set_phase(Phase.QUOTA, now, until=until)
+            ctx.set_status(
+                f"quota exhausted (0 of {quota.daily_quota} units left): waiting for the reset at {hhmm(until)}"
+                " (midnight Pacific) to read chat again"
+            )
             self.emit("youtube.quota_wait", "warning", wait_s=round(wait), until=until.isoformat())
             await trio.sleep(wait + 1.0)
-        quota.charge(units, self.wall())
 
-    def _refusal(self, status: int, body: object) -> ApiError:
-        """An error response as an ApiError; a refused key is fatal, and a
-        spent quota is noted (the next `_spend` waits for the reset)."""
-        error = parse_error(status, body)
+    def charge(self, units: int) -> None:
+        self.cursor.quota.charge(units, self.wall())
+
+    def refusal(self, response: httpx.Response, body: object, price: int, *, stream: bool = False) -> ApiError:
+        """An error answer as an ApiError, charged as the API charges it. A
+        refused key is fatal, and a spent quota is noted (the next
+        `wait_for_units` waits for the reset). On the stream endpoint only an
+        unambiguous key error is fatal: a `forbidden` there may be about the
+        endpoint, and the list call after the fallback will tell."""
+        retry_after = parse_retry_after(response.headers.get("retry-after"), self.wall())
+        error = parse_error(response.status_code, body, retry_after=retry_after)
+        key_refused = error.status == 401 or bool(BAD_KEY_DETAILS.intersection(error.details))
+        self.charge(answer_cost(price, error.status, error.reason, from_api=error.from_api, key_refused=key_refused))
         if error.reason == "quotaExceeded":
-            until = self.cursor.quota.exhausted(self.wall())
-            self.emit("youtube.quota_exceeded", "warning", until=until.isoformat(), used=self.cursor.quota.used)
-        elif error.reason in BAD_KEY or BAD_KEY_DETAILS.intersection(error.details) or status == 401:
+            self.quota_exceeded()
+        elif key_refused or (error.reason in BAD_KEY and not stream):
             raise FatalMonitorError(f"YouTube refused the API key or access ({error}); check monitors.youtube")
         return error
+
+    def quota_exceeded(self) -> None:
+        until = self.cursor.quota.exhausted(self.wall())
+        self.emit("youtube.quota_exceeded", "warning", until=until.isoformat(), used=self.cursor.quota.used)
 
     async def _get(
         self, ctx: ChildContext, client: httpx.AsyncClient, path: str, params: dict[str, str], units: int
     ) -> Any:
-        """One API call, its units charged first; quota waits happen here."""
+        """One API call, charged by its answer; quota waits happen here."""
         while True:
-            await self._spend(ctx, units)
+            await self.wait_for_units(ctx, units)
             try:
                 response = await client.get(f"{self.s.api_base_url}{path}", params={**params, "key": self.s.api_key})
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise ConnectionError(f"{path}: {type(exc).__name__}") from None  # never sent: nothing charged
             except httpx.TimeoutException:
+                self.charge(units)  # it reached the API, which charges whatever happens next
                 raise TimeoutError(f"no answer from {path} within {self.s.request_timeout:g}s") from None
             except httpx.TransportError as exc:
+                self.charge(units)
                 raise ConnectionError(f"{path}: {type(exc).__name__}") from None
             body = _json_or_none(response.content)
             if response.status_code >= 400:
-                error = self._refusal(response.status_code, body)
+                error = self.refusal(response, body, units)
                 if error.reason == "quotaExceeded":
-                    continue  # _spend waits for the reset
+                    continue  # wait_for_units waits for the reset
                 raise error
+            self.charge(units)
             if body is None:
                 raise PageError(f"{path}: the response is not JSON")
             return body
@@ -202,6 +241,7 @@ class YouTubeMonitor:
         cursor = self.cursor
         if cursor.chat_id is not None:
             return cursor.chat_id  # a retry within the same chat: resume with its page token
+        looks = 0
         while True:
             video = self.s.video_id or await self._search(ctx, client)
             if video:
@@ -212,13 +252,26 @@ class YouTubeMonitor:
                 if chat_id is not None:
                     cursor.chat_id, cursor.page_token = chat_id, None
                     cursor.live_since = trio.current_time()
+                    cursor.video_id = video
                     self.emit("youtube.live", video_id=video, chat_id=chat_id)
                     return chat_id
                 if ended and not self.s.video_id:
                     cursor.searched_video = None  # that one is over: search again later
             what = f"video {video}" if video else f"channel {self.s.channel_id}"
-            ctx.set_status(f"waiting for live ({what}); {self._quota_text()}")
-            await trio.sleep(self.s.live_check_every)
+            wait = self.s.live_check_every
+            now = self.wall()
+            if cursor.ended_at is not None:
+                wait = min(wait, FIRST_LIVE_CHECK * 2**looks)
+                cursor.set_phase(Phase.ENDED, cursor.ended_at)
+                ctx.set_status(
+                    f"stream ended at {hhmm(cursor.ended_at)} ({cursor.ended_reason}); waiting for the next one"
+                    f" ({what}) since then; {self._quota_text()}"
+                )
+            else:
+                cursor.set_phase(Phase.WAITING, now)
+                ctx.set_status(f"waiting for live ({what}); {self._quota_text()}")
+            looks += 1
+            await trio.sleep(wait)
 
     async def _search(self, ctx: ChildContext, client: httpx.AsyncClient) -> str | None:
         cursor = self.cursor
@@ -238,19 +291,20 @@ class YouTubeMonitor:
         client: httpx.AsyncClient,
         outbox: trio.MemorySendChannel[ChatEvent],
         chat_id: str,
-        connected: Callable[[], None],
+        delivered: Callable[[], None],
     ) -> None:
         cursor = self.cursor
-        backlog = cursor.page_token is None
+        first = True  # the next response is a first page (asked without a token)
 
         async def take(body: object) -> float | None:
             """One response: emit what is new; returns the server's hint."""
-            nonlocal backlog
+            nonlocal first
             page = parse_page(body, received_at=trio.current_time())
-            connected()
+            delivered()
             cursor.slow_factor = max(1.0, cursor.slow_factor / 2)
-            await self._take_page(page, outbox, backlog=backlog)
-            backlog = False
+            cursor.set_phase(Phase.LIVE, self.wall())
+            await self._take_page(page, outbox, first=first)
+            first = False
             if page.next_page_token:
                 cursor.page_token = page.next_page_token
             if page.chat_ended:
@@ -261,31 +315,67 @@ class YouTubeMonitor:
             params = {"liveChatId": chat_id, "part": PARTS}
             if cursor.page_token:
                 params["pageToken"] = cursor.page_token
+            first = cursor.page_token is None
             began = trio.current_time()
             hint: float | None = None
+            streaming = self._streaming()
             try:
-                if self.s.use_stream:
-                    await self._stream(ctx, client, params, take)
+                if streaming:
+                    await stream_once(self, ctx, client, params, take)
                 else:
                     hint = await take(await self._get(ctx, client, "/liveChat/messages", params, LIST_COST))
+            except StreamUnavailable as refused:
+                self._fall_back(str(refused))
+                continue  # poll at once: nothing was read
             except ApiError as error:
                 if error.reason in CHAT_OVER:
                     raise _ChatOver(error.reason) from None
+                if error.reason == "pageTokenInvalid" and cursor.page_token is not None:
+                    self.emit("youtube.token_refused", "warning")
+                    cursor.page_token = None
+                    continue
                 if error.reason == "rateLimitExceeded":
                     cursor.slow_factor = min(cursor.slow_factor * 2, 16.0)
                     self.emit("youtube.rate_limited", "warning", slow_factor=cursor.slow_factor)
-                    await trio.sleep(self._interval(None))
+                    await trio.sleep(max(self._interval(None), error.retry_after or 0.0))
                     continue
                 raise
             interval = self._interval(hint)
             cursor.interval = interval
-            how = "streaming, reconnecting every" if self.s.use_stream else "polling every"
-            ctx.set_status(f"live | {cursor.emitted} messages | {how} {interval:.1f}s | {self._quota_text()}")
+            ctx.set_status(
+                f"live | {cursor.emitted} messages | {self._how(streaming)} {interval:.1f}s | {self._quota_text()}"
+            )
             # Measured from the call's start: a stream connection that lasted
             # less than the planned interval must not cost more than polling.
             await trio.sleep_until(began + interval)
 
-    async def _take_page(self, page: Page, outbox: trio.MemorySendChannel[ChatEvent], *, backlog: bool) -> None:
+    def _streaming(self) -> bool:
+        if not self.s.use_stream:
+            return False
+        gate, now = self.cursor.gate, self.wall()
+        if gate.expired(now):
+            self.emit("youtube.stream_retry", fallbacks=gate.fallbacks)
+        return gate.streaming(now)
+
+    def _fall_back(self, reason: str) -> None:
+        self.cursor.gate.fall_back(reason, self.wall())
+        self.stream_fell_back()
+
+    def stream_fell_back(self) -> None:
+        """Log a fallback the gate has just made (here or in youtube_stream)."""
+        gate = self.cursor.gate
+        until = gate.polling_until or self.wall()
+        self.emit("youtube.stream_fallback", "warning", reason=gate.reason, until=until.isoformat())
+
+    def _how(self, streaming: bool) -> str:
+        if streaming:
+            return "streaming, reconnecting every"
+        gate = self.cursor.gate
+        if self.s.use_stream and gate.polling_until is not None:
+            return f"polling ({gate.reason}; streaming again at {hhmm(gate.polling_until)}) every"
+        return "polling every"
+
+    async def _take_page(self, page: Page, outbox: trio.MemorySendChannel[ChatEvent], *, first: bool) -> None:
         cursor = self.cursor
         fresh = fresh_events(page, cursor.seen)
         for skip in page.skipped:
@@ -294,57 +384,18 @@ class YouTubeMonitor:
                 self.emit("youtube.unknown_type", "warning", type=skip.type, id=skip.item_id)
             elif skip.reason.startswith("malformed") or skip.type == "?":
                 self.emit("youtube.bad_item", "warning", id=skip.item_id, type=skip.type, problem=skip.reason)
-        if backlog and self.s.skip_backlog:
-            cursor.backlog_skipped += len(fresh)
-            if fresh:
-                self.emit("youtube.backlog_skipped", count=len(fresh))
-            return
+        if first and self.s.skip_backlog and cursor.watching_since is not None:
+            since = cursor.watching_since
+            # "At or before": one that shares our start's microsecond was
+            # there when we came, as far as anyone can tell.
+            backlog = [event for event in fresh if event.sent_at <= since]
+            fresh = [event for event in fresh if event.sent_at > since]
+            cursor.backlog_skipped += len(backlog)
+            if backlog:
+                self.emit("youtube.backlog_skipped", count=len(backlog))
         for event in fresh:
             await outbox.send(event)
         cursor.emitted += len(fresh)
-
-    async def _stream(
-        self,
-        ctx: ChildContext,
-        client: httpx.AsyncClient,
-        params: dict[str, str],
-        take: Callable[[object], Awaitable[float | None]],
-    ) -> None:
-        """One streamList connection (5 units), each response handed to `take`
-        as it arrives, until the server closes it (or `stream_max` passes)."""
-        while True:
-            await self._spend(ctx, LIST_COST)
-            url = f"{self.s.api_base_url}/liveChat/messages/stream"
-            # No read timeout: a quiet chat sends nothing for a while.
-            timeout = httpx.Timeout(self.s.request_timeout, read=None)
-            with trio.move_on_after(self.s.stream_max):
-                try:
-                    async with client.stream(
-                        "GET", url, params={**params, "key": self.s.api_key}, timeout=timeout
-                    ) as response:
-                        if response.status_code >= 400:
-                            raw = await response.aread()
-                            body = _json_or_none(raw)
-                            error = self._refusal(
-                                response.status_code, body[0] if isinstance(body, list) and body else body
-                            )
-                            if error.reason == "quotaExceeded":
-                                continue
-                            raise error
-                        reader = JsonArrayReader()
-                        async for text in response.aiter_text():
-                            for element in reader.feed(text):
-                                if isinstance(element, dict) and "error" in element:
-                                    error = self._refusal(int(element["error"].get("code") or 500), element)
-                                    if error.reason == "quotaExceeded":
-                                        break
-                                    raise error
-                                await take(element)
-                except httpx.TimeoutException:
-                    raise TimeoutError(f"no answer from the chat stream within {self.s.request_timeout:g}s") from None
-                except httpx.TransportError as exc:
-                    raise ConnectionError(f"chat stream: {type(exc).__name__}") from None
-            return
 
     def _interval(self, hint: float | None) -> float:
         cursor = self.cursor
