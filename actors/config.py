@@ -565,6 +565,19 @@ def _check_whole(config: Config) -> list[str]:
                 "control.enabled: the Chzzk monitor needs the control surface on, because Chzzk's OAuth"
                 " consent comes back to its /chzzk/callback"
             )
+    live = [name for name in ("youtube", "chzzk") if getattr(monitors, name).enabled]
+    if live and monitors.replay.enabled and not monitors.replay.path:
+        # The demo's made-up viewers would be answered beside real chat, and
+        # the service would stop itself when the demo ends, mid-stream.
+        problems.append(
+            f"monitors.replay.enabled: the bundled demo chat is still on beside monitors.{live[0]}; set"
+            " monitors.replay.enabled = false to go live (see examples/ for configs made for streaming)"
+        )
+    elif live and monitors.replay.enabled and monitors.replay.ends_run:
+        problems.append(
+            f"monitors.replay.ends_run: the service would stop when {monitors.replay.path} ends, while"
+            f" monitors.{live[0]} still reads live chat; set ends_run = false, or turn the replay off"
+        )
     if not (monitors.replay.enabled or monitors.youtube.enabled or monitors.chzzk.enabled):
         problems.append("monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk")
     if monitors.replay.enabled and monitors.replay.path:

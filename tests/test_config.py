@@ -75,18 +75,25 @@ def test_an_empty_file_is_the_demo():
             "config.toml: monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk",
         ),
         (
-            '[monitors.youtube]\nenabled = true\nvideo_id = "v"',
+            '[monitors.replay]\nenabled = false\n[monitors.youtube]\nenabled = true\nvideo_id = "v"',
             "config.toml: monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)",
         ),
         (
-            '[control]\nenabled = true\n[monitors.chzzk]\nenabled = true\nclient_id = "id"',
+            "[monitors.replay]\nenabled = false\n[control]\nenabled = true\n"
+            '[monitors.chzzk]\nenabled = true\nclient_id = "id"',
             "config.toml: monitors.chzzk.client_secret: needed when the Chzzk monitor is enabled"
             " (or CHZZK_CLIENT_SECRET); it is on your app's page at developers.chzzk.naver.com",
         ),
         (
+            "[monitors.replay]\nenabled = false\n"
             '[monitors.chzzk]\nenabled = true\nclient_id = "id"\nclient_secret = "s"',
             "config.toml: control.enabled: the Chzzk monitor needs the control surface on, because Chzzk's"
             " OAuth consent comes back to its /chzzk/callback",
+        ),
+        (
+            '[monitors.youtube]\nenabled = true\nvideo_id = "v"\napi_key = "k"',
+            "config.toml: monitors.replay.enabled: the bundled demo chat is still on beside monitors.youtube;"
+            " set monitors.replay.enabled = false to go live (see examples/ for configs made for streaming)",
         ),
         (
             '[monitors.chzzk]\nevents = ["chat", "gifts"]',
@@ -228,3 +235,28 @@ def test_a_string_where_a_list_belongs_names_the_key(path):
     """`blocked_words = "idiot"` used to become the letters i, d, i, o, t."""
     toml = f'[{".".join(path[:-1])}]\n{path[-1]} = "idiot"\n' if len(path) > 1 else f'{path[0]} = "idiot"\n'
     assert problem(toml, env={}) == (f'config.toml: {".".join(path)}: expected a list (like ["a", "b"]), got \'idiot\'')
+
+
+def test_a_recording_beside_live_chat_must_not_end_the_run(tmp_path):
+    (tmp_path / "night.jsonl").write_text("", encoding="utf-8")
+    live = (
+        '[monitors.youtube]\nenabled = true\nvideo_id = "v"\napi_key = "k"\n[monitors.replay]\npath = "night.jsonl"\n'
+    )
+    assert problem(live, base_dir=tmp_path, env={}) == (
+        "config.toml: monitors.replay.ends_run: the service would stop when night.jsonl ends, while"
+        " monitors.youtube still reads live chat; set ends_run = false, or turn the replay off"
+    )
+    config = parse_config(live + "ends_run = false\n", base_dir=tmp_path, env={})
+    assert config.monitors.replay.enabled and config.monitors.youtube.enabled
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_the_example_configs_are_valid_and_never_replay_the_demo(example):
+    env = {"YOUTUBE_API_KEY": "k", "CHZZK_CLIENT_ID": "i", "CHZZK_CLIENT_SECRET": "s"}
+    config = load_config(example, env=env)
+    assert not config.monitors.replay.enabled
+    assert config.monitors.youtube.enabled or config.monitors.chzzk.enabled
+
+
+def test_there_are_examples_for_each_way_of_going_live():
+    assert {p.name for p in (REPO / "examples").glob("*.toml")} >= {"youtube.toml", "chzzk.toml", "both-with-olv.toml"}
