@@ -11,6 +11,7 @@ import httpx
 import pytest
 import trio
 import trio_websocket
+from fakes.youtube import FakeYouTube
 from loopback import free_port, until_listening
 
 from actors.app import Service
@@ -161,6 +162,45 @@ async def test_status_and_healthz_over_http(tmp_path):
             page = await client.get(f"http://127.0.0.1:{port}/")
             assert page.status_code == 200 and "<html" in page.text.lower()
         service.supervisor.stop()
+
+
+async def test_status_says_plainly_that_the_youtube_quota_is_spent_and_until_when(tmp_path):
+    """The API said quotaExceeded (another app on the same project, say): our
+    own count is small, yet /status must show 0 left and the reset, and the
+    monitor's status what it waits for, without a call to the API."""
+    fake = FakeYouTube()
+    port = free_port()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.serve)
+        youtube = f"""
+[monitors.replay]
+enabled = false
+[monitors.youtube]
+enabled = true
+api_key = "test-key"
+video_id = "{fake.video_id}"
+api_base_url = "{fake.base_url}"
+"""
+        service, _ = service_for(tmp_path, port, extra=youtube)
+        until = service.youtube_cursor.quota.exhausted(datetime.now(UTC))
+        nursery.start_soon(service.run)
+        await until_listening(port)
+        async with httpx.AsyncClient() as client:
+            with trio.fail_after(10):
+                while True:
+                    yt = (await client.get(f"http://127.0.0.1:{port}/status")).json()["youtube"]
+                    if yt["state"] == "quota_exhausted":
+                        break
+                    await trio.sleep(0.05)
+        assert yt["left"] == 0 and yt["used"] == 0 and yt["exhausted"] is True
+        assert yt["exhausted_until"] == yt["until"] == until.isoformat().replace("+00:00", "Z")
+        monitors = service.supervisor.child_supervisor("monitors")
+        assert monitors is not None
+        text = next(c.status_text for c in monitors.snapshot().children if c.id == "youtube") or ""
+        assert text.startswith(f"quota exhausted (0 of 10000 units left): waiting for the reset at {until:%H:%M} UTC")
+        assert fake.calls == []  # it waits; it does not knock
+        service.supervisor.stop()
+        nursery.cancel_scope.cancel()
 
 
 async def test_a_bad_origin_is_refused_and_the_dashboard_origin_is_not(tmp_path):

@@ -142,16 +142,9 @@ def status_snapshot(service: Service) -> dict[str, Any]:
                 "score": round(router.score(event, trio.current_time()).total, 3),
             }
         )
-    youtube = None
-    if service.config.monitors.youtube.enabled:
-        quota = service.youtube_cursor.quota
-        interval = service.youtube_cursor.interval
-        youtube = {
-            "used": quota.used,
-            "left": quota.daily_quota - quota.used,
-            "daily_quota": quota.daily_quota,
-            "interval_s": None if interval is None else round(interval, 2),
-        }
+    # The YouTube monitor's state in words (live, waiting, stream ended, quota
+    # exhausted until when, polling instead of streaming), not just counters.
+    youtube = service.youtube_cursor.snapshot() if service.config.monitors.youtube.enabled else None
     return {
         "service": {k: fields[k] for k in ("uptime_s", "summary", "counts", "balanced")},
         "tree": fields["tree"],
