@@ -250,11 +250,16 @@ class BackoffConfig:
             raise ValueProblem("max_delay", f"must be at least min_delay ({self.min_delay:g}), got {self.max_delay:g}")
 
 
+def _replay_speed(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:  # NaN fails this too; inf is allowed and means no pacing at all
+        raise ValueProblem(attribute.name, f"must be greater than 0 (or inf: no pacing), got {value!r}")
+
+
 @attrs.frozen
 class ReplayConfig:
     enabled: bool = True
     path: str = ""  # empty: the demo chat bundled with the package
-    speed: float = attrs.field(default=1.0, validator=greater_than(0))
+    speed: float = attrs.field(default=1.0, validator=_replay_speed)  # inf: as fast as the router takes it
     ends_run: bool = True  # the service stops once the replay is done and drained
     max_retries: int = attrs.field(default=10, validator=at_least(0))
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
