@@ -500,3 +500,96 @@ def test_recent_answers_forget_only_what_no_longer_counts(answers, window, capac
             newest = list(everything)[-capacity:]
             if counts and who in newest:
                 assert kept == at
+
+
+# ---- a cut-off paid answer, put back once --------------------------------------------------
+
+
+def _paid(i: int) -> ChatEvent:
+    return ChatEvent(
+        Platform.YOUTUBE,
+        f"p{i}",
+        Kind.DONATION,
+        Author(f"a{i}", f"donor{i}"),
+        "thanks!",
+        Amount(Decimal(5), "USD", "$5.00"),
+        datetime(2026, 11, 24, tzinfo=UTC),
+        received_at=float(i),
+    )
+
+
+BUFFER_OPS = ["push", "take", "confirm", "put_back", "give_back", "lose", "purge", "close"]
+
+
+@given(st.lists(st.sampled_from(BUFFER_OPS), max_size=40))
+def test_put_back_and_lose_keep_the_books_balanced_and_give_one_fate_each(ops):
+    """However put-backs, give-backs, losses, purges and the close interleave:
+    the law holds at every step, a put-back message is dispatched only once
+    and put back at most once, and it is served before anything else."""
+    from actors.router.buffer import PendingBuffer
+
+    fates: list[tuple[str, Fate]] = []
+    ledger = Ledger(listeners=[lambda e, fate, reason, detail: fates.append((e.id, fate))])
+    buffer = PendingBuffer(5, ledger, paid_capacity=5)
+    out: list = []  # checked out, not confirmed
+    done: list = []  # confirmed (dispatched)
+    put_back: set[str] = set()
+    closed = False
+    made = 0
+    for op in ops:
+        now = float(made)
+        if op == "push":
+            event = _paid(made)
+            made += 1
+            ledger.receive(event)
+            buffer.push(event, now)
+        elif op == "take" and not out:
+            redo = buffer.redo_waiting
+            out = buffer.checkout(now)
+            if redo:
+                assert out and out[0].event.id in {p.event.id for p in done}
+        elif op == "put_back" and done:
+            again = buffer.put_back(done[-1:])
+            assert again == (done[-1].event.id not in put_back and not closed)
+            if again:
+                put_back.add(done[-1].event.id)
+        elif op == "confirm" and out:
+            buffer.confirm(out, now)
+            done += out
+            out = []
+        elif op == "give_back" and out:
+            buffer.give_back(out, now)
+            out = []
+        elif op == "lose" and out:
+            buffer.lose(out, "lost")
+            out = []
+        elif op == "purge":
+            buffer.purge(lambda e: e.id.endswith("3"))
+        elif op == "close":
+            buffer.close()
+            closed = True
+        assert ledger.balanced
+    buffer.close()
+    assert ledger.balanced and ledger.pending == 0
+    ids = [i for i, _ in fates]
+    assert len(ids) == len(set(ids)) == made  # one fate each, never two
+
+
+def test_a_put_back_message_is_first_and_only_once():
+    from actors.router.buffer import PendingBuffer
+
+    ledger = Ledger()
+    buffer = PendingBuffer(5, ledger, paid_capacity=5)
+    first, second = _paid(1), _paid(2)
+    for event in (first, second):
+        ledger.receive(event)
+        buffer.push(event, 0.0)
+    picked = buffer.take(0.0)
+    assert buffer.put_back(picked)
+    again = buffer.checkout(1.0)
+    assert again[0].event is picked[0].event  # first in line, before the waiting one
+    buffer.confirm(again, 1.0)
+    assert ledger.dispatched == 1  # not a second time
+    assert not buffer.put_back(again)  # once
+    assert buffer.take(2.0)[0].event is not picked[0].event
+    assert ledger.dispatched == 2 and ledger.balanced

@@ -21,6 +21,12 @@ one never read.
 It is created once by the app and outlives router and session incarnations,
 so a restart of either loses nothing that was waiting.
 
+A paid message whose answer was cut off (OLV crashed mid-answer) may be
+`put_back` once: it is already dispatched, so it waits apart from the
+rooms, first in line, holding no place in the ledger's pending column, and
+nothing it does later (a second start, a purge, the close) gives it a
+second fate.
+
 Two ways to end: `finish_input()` when no more chat will come (the session
 still gets everything pending, then EndOfChannel), and `close(reason)` when
 the service stops (whatever is pending is dropped with that reason).
@@ -84,6 +90,7 @@ class _Entry:
     seq: int  # arrival order, the tie-breaker
     static: float  # the cached static part of its score
     paid: bool  # which room it waits in
+    redo: bool = False  # put back after its dispatch: it has its fate already
 
 
 class PendingBuffer:
@@ -118,6 +125,9 @@ class PendingBuffer:
         self._oldest_paid = math.inf
         # Checked out, not yet confirmed or given back (see checkout).
         self._in_flight: dict[int, _Entry] = {}
+        # Dispatched, cut off, put back to be answered again: first in line.
+        self._redo: list[_Entry] = []
+        self._put_back: set[tuple[str, str]] = set()  # (platform, id): once each
         self._seq = 0
         self._changed = trio.lowlevel.ParkingLot()
         self._input_finished = False
@@ -181,7 +191,14 @@ class PendingBuffer:
         """Like take, but the turn stays in flight until confirm or give_back."""
         expired = self._take_expired(now)
         picked: list[Picked] = []
-        if self._chat or self._paid:
+        if self._redo:
+            # Put back after a cut-off answer: it goes before anything else,
+            # alone (only paid messages are put back, and they go alone).
+            entry = self._redo.pop(0)
+            self._in_flight[id(entry.event)] = entry
+            picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
+            self._changed.unpark_all()
+        elif self._chat or self._paid:
             ranked = self._ranked(self._all(), now)
             best = ranked[0]
             group = [best]
@@ -208,8 +225,9 @@ class PendingBuffer:
     def confirm(self, picked: list[Picked], now: float) -> None:
         """The turn started: its messages are dispatched, once."""
         for p in picked:
-            if self._in_flight.pop(id(p.event), None) is None:
-                continue  # already has its fate (confirmed before, or dropped at close)
+            entry = self._in_flight.pop(id(p.event), None)
+            if entry is None or entry.redo:
+                continue  # already has its fate (confirmed before, dropped at close, or put back)
             if self._on_dispatch is not None:
                 self._on_dispatch(p.event, now)
             self._ledger.dispatch(p.event, p.score.to_dict())
@@ -219,6 +237,11 @@ class PendingBuffer:
         (arrival order and cached score kept). If the rooms filled up in the
         meantime, the lowest is evicted as usual."""
         returned = [e for e in (self._in_flight.pop(id(p.event), None) for p in picked) if e is not None]
+        redone = [e for e in returned if e.redo]
+        returned = [e for e in returned if not e.redo]
+        if redone and not self._closed:
+            self._redo[:0] = redone  # still first in line
+            self._changed.unpark_all()
         if not returned:
             return
         if self._closed:  # too late to wait again
@@ -240,6 +263,30 @@ class PendingBuffer:
         self._record_drops(expired, "expired")
         self._record_drops(evicted, "overflow")
 
+    def put_back(self, picked: list[Picked]) -> bool:
+        """Dispatched messages whose answer was cut off: answer them again,
+        first, once. False (and nothing changes) if one of them was put back
+        before, or the buffer is closed. Their fate stays `dispatched`: the
+        ledger counts them once, whatever happens next."""
+        keys = [(p.event.platform.value, p.event.id) for p in picked]
+        if self._closed or not picked or any(k in self._put_back for k in keys):
+            return False
+        self._put_back.update(keys)
+        self._redo[:0] = [_Entry(p.event, 0, self._ranker.static(p.event), p.event.is_paid, redo=True) for p in picked]
+        self._changed.unpark_all()
+        return True
+
+    @property
+    def redo_waiting(self) -> int:
+        """Put back after a cut-off answer, not yet answered again."""
+        return len(self._redo)
+
+    def lose(self, picked: list[Picked], reason: str) -> None:
+        """Checked out and handed over, but its turn can no longer be seen
+        (see the OLV session's orphans): dropped with `reason`."""
+        lost = [e for e in (self._in_flight.pop(id(p.event), None) for p in picked) if e is not None]
+        self._record_drops([e for e in lost if not e.redo], reason)
+
     @property
     def in_flight(self) -> int:
         """Checked out, with no fate yet."""
@@ -256,6 +303,8 @@ class PendingBuffer:
     def purge(self, matches: Callable[[ChatEvent], bool], reason: str = "purged") -> int:
         """Drop every pending event that `matches`; returns how many."""
         purged = [entry for entry in self._all() if matches(entry.event)]
+        # A put-back message already has its fate: it is only forgotten.
+        self._redo = [e for e in self._redo if not matches(e.event)]
         if purged:
             gone = set(map(id, purged))
             self._chat = [e for e in self._chat if id(e) not in gone]
@@ -272,8 +321,9 @@ class PendingBuffer:
     def close(self, reason: str = "shutdown") -> None:
         """Stop: whatever is still pending is dropped with `reason`."""
         self._closed = True
-        dropped = sorted([*self._all(), *self._in_flight.values()], key=lambda e: e.seq)
-        self._chat, self._paid, self._in_flight = [], [], {}
+        in_flight = [e for e in self._in_flight.values() if not e.redo]  # a put-back one has its fate
+        dropped = sorted([*self._all(), *in_flight], key=lambda e: e.seq)
+        self._chat, self._paid, self._in_flight, self._redo = [], [], {}, []
         self._changed.unpark_all()
         self._record_drops(dropped, reason)
 
