@@ -107,6 +107,9 @@ class Fault(enum.Enum):
     CLOSE_MID_TURN = "close_mid_turn"
     NO_TTS = "no_tts"
     WEDGE = "wedge"
+    # OLV crashes right after the first sentence's audio: every connection drops with no
+    # close frame, nothing listens for `Script.crash_down_for` seconds, then a fresh server.
+    CRASH = "crash"
 
 
 @attrs.define
@@ -122,6 +125,9 @@ class Script:
     # With False, waiters queue up and each frontend-playback-complete releases the oldest.
     overwrite_waiter: bool = True
     transcription: str = "Hello from the microphone."  # what the fake ASR hears on mic-audio-end
+    # The first sentence repeats the input, so a test can tell which input a reply answers.
+    echo: bool = False
+    crash_down_for: float = 1.0  # Fault.CRASH: seconds with nothing listening
 
 
 @attrs.define
@@ -132,7 +138,7 @@ class TurnRecord:
     fault: Fault | None
     started_at: float  # trio.current_time() at chain-start, or at receipt if it never started
     ended_at: float | None = None  # when chain-end was sent
-    outcome: str = "running"  # "running" | "ended" | "interrupted" | "fatal" | "disconnected"
+    outcome: str = "running"  # "running" | "ended" | "interrupted" | "fatal" | "disconnected" | "crashed"
     reply: str = ""  # concatenated display_text.text sent so far
 
 
@@ -190,7 +196,7 @@ class FakeOlv:
     def __init__(self, script: Script | None = None, *, enable_proxy: bool = False) -> None:
         self.script = script if script is not None else Script()
         self.enable_proxy = enable_proxy
-        self.faults: list[Fault] = []
+        self.faults: list[Fault | None] = []
         self.turns: list[TurnRecord] = []
         self.overlaps = 0
         self.interrupts: list[tuple[str, bool]] = []
@@ -208,6 +214,14 @@ class FakeOlv:
         self.proxy_idle_interrupts = 0
         self.proxy_messages_received: list[dict[str, Any]] = []
         self.proxy_heartbeat_interval = 30.0
+        # A proxy that looks idle but does not forward what it queued (while True), as when its
+        # conversation_active flag is stuck; `proxy_forget_queue` loses what it holds.
+        self.proxy_paused = False
+        # Restarts (`restart`, Fault.CRASH): when the server went down and came up again, and when
+        # each client connection (not the proxy's own upstream) was accepted, with its route.
+        self.down_at: list[float] = []
+        self.up_at: list[float] = []
+        self.accepted: list[tuple[float, str]] = []
 
         # The shared agent's flag: only the first interrupt after each chat() touches memory.
         self._interrupt_handled = False
@@ -217,33 +231,63 @@ class FakeOlv:
         self._host = "127.0.0.1"
         self._port: int | None = None
         self._nursery: trio.Nursery | None = None
+        self._life: trio.CancelScope | None = None  # one run of the server, between restarts
+        self._down_for = 0.0
 
     # ------------------------------------------------------------------ serving
 
     async def serve(
         self, host: str = "127.0.0.1", port: int = 0, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve /client-ws (and /proxy-ws when enable_proxy) until cancelled; task_status.started(the bound port)."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            server = await nursery.start(
-                partial(
-                    serve_websocket,
-                    self._handle_request,
-                    host,
-                    port,
-                    None,
-                    max_message_size=SERVER_MAX_MESSAGE_SIZE,
-                    # Don't let a client that never answers a close keep a handler alive for a minute.
-                    disconnect_timeout=5,
-                )
-            )
-            endpoint = server.listeners[0]
-            assert isinstance(endpoint, Endpoint)
-            self._host, self._port = host, endpoint.port
-            if self.enable_proxy:
-                nursery.start_soon(self._proxy_consume)
-            task_status.started(self._port)
+        """Serve /client-ws (and /proxy-ws when enable_proxy) until cancelled; task_status.started(the bound port).
+        After a `restart` it serves again on the same port, as a fresh process would."""
+        first = True
+        while True:
+            with trio.CancelScope() as life:
+                self._life = life
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    server = await nursery.start(
+                        partial(
+                            serve_websocket,
+                            self._handle_request,
+                            host,
+                            port,
+                            None,
+                            max_message_size=SERVER_MAX_MESSAGE_SIZE,
+                            # Don't let a client that never answers a close keep a handler alive for a minute.
+                            disconnect_timeout=5,
+                        )
+                    )
+                    endpoint = server.listeners[0]
+                    assert isinstance(endpoint, Endpoint)
+                    self._host, self._port = host, endpoint.port
+                    port = endpoint.port  # a restart comes back on the same port
+                    if self.enable_proxy:
+                        nursery.start_soon(self._proxy_consume)
+                    self.up_at.append(trio.current_time())
+                    if first:
+                        task_status.started(self._port)
+                        first = False
+            # Down: a crashed process keeps nothing, the proxy's queue included.
+            self._life = self._nursery = None
+            self._sessions = set()
+            self._proxy = _Proxy()
+            self._interrupt_handled = False
+            self.down_at.append(trio.current_time())
+            await trio.sleep(self._down_for)
+
+    def proxy_forget_queue(self) -> None:
+        """The proxy loses the text-inputs it queued (a forward that failed, say)."""
+        self._proxy.queue.clear()
+
+    def restart(self, down_for: float) -> None:
+        """Crash now (every connection drops, no close frame, the proxy's queue is lost), stay down
+        for `down_for` seconds with nothing listening, then serve again on the same port."""
+        if self._life is None:
+            raise RuntimeError("FakeOlv.restart() while the server is not up")
+        self._down_for = down_for
+        self._life.cancel()
 
     def url(self, path: str = "/client-ws") -> str:
         if self._port is None:
@@ -283,6 +327,7 @@ class FakeOlv:
             self.proxy_upstream_connections += 1
         else:
             self.connections += 1
+            self.accepted.append((trio.current_time(), "/client-ws"))
         self._sessions.add(session)
         try:
             async with trio.open_nursery() as nursery:
@@ -494,6 +539,8 @@ class FakeOlv:
             self._remember("human", record.text)
             self._store_history(session, "human", record.text)
         sentences = NO_TTS_SENTENCES if fault is Fault.NO_TTS else list(script.sentences)
+        if script.echo and record.text is not None and fault is not Fault.NO_TTS:
+            sentences.insert(0, f"You said: {record.text} ")
         if fault is Fault.LLM_ERROR:
             sentences = sentences[:1]  # the LLM stream breaks after its first sentence
         await trio.sleep(script.llm_delay)
@@ -507,6 +554,10 @@ class FakeOlv:
             record.reply += sentence
             if fault is Fault.CLOSE_MID_TURN:
                 break
+            if fault is Fault.CRASH:
+                record.outcome = "crashed"
+                self.restart(script.crash_down_for)
+                await trio.sleep_forever()  # cancelled at once by the crash
         if fault is Fault.CLOSE_MID_TURN:
             # The close handshake ends this session; the turn is cancelled with it.
             await _close(session.ws, 1011, "fake OLV: Fault.CLOSE_MID_TURN")
@@ -574,6 +625,7 @@ class FakeOlv:
         client_id = str(uuid.uuid4())
         proxy.clients[client_id] = ws
         self.proxy_connections += 1
+        self.accepted.append((trio.current_time(), "/proxy-ws"))
         try:
             try:
                 await self._proxy_connect()
@@ -716,7 +768,7 @@ class FakeOlv:
         assert self._nursery is not None
         while True:
             await trio.sleep(0.1)
-            if not proxy.conversation_active and proxy.queue:
+            if not proxy.conversation_active and proxy.queue and not self.proxy_paused:
                 message, sender = proxy.queue.popleft()
                 # Set before forwarding: only chain-end or an interrupt re-arms the queue.
                 proxy.conversation_active = True
@@ -732,6 +784,80 @@ class FakeOlv:
         if not (sent and await self._proxy_upstream_send(message)):
             # A failed forward re-arms the queue, as in _forward_message().
             proxy.conversation_active = False
+
+
+# ------------------------------------------------------------- other clients
+
+
+@attrs.define
+class ClientLog:
+    """What a helper client (`fake_frontend`, `proxy_typer`) did."""
+
+    sent: list[tuple[float, str]] = attrs.field(factory=list)  # (when, text) of each text-input
+    playback_completes: int = 0
+    chain_starts: int = 0
+
+
+async def fake_frontend(
+    url: str, log: ClientLog | None = None, *, task_status: trio.TaskStatus[ClientLog] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The browser frontend on /proxy-ws (reference §8): it plays every turn's audio in real time,
+    clears its queue at each chain-start, and answers each backend-synth-complete with
+    frontend-playback-complete once what it received has played out."""
+    log = log if log is not None else ClientLog()
+    async with open_websocket_url(url, max_message_size=64 * 2**20) as ws, trio.open_nursery() as nursery:
+        playback_end = 0.0
+        turn = 0  # a chain-start clears the queue: an answer owed to the old turn is dropped
+
+        async def answer(at: float, for_turn: int) -> None:
+            await trio.sleep_until(at)
+            if for_turn == turn:
+                log.playback_completes += 1
+                await ws.send_message(json.dumps({"type": "frontend-playback-complete"}))
+
+        task_status.started(log)
+        while True:
+            data = json.loads(await ws.get_message())
+            now = trio.current_time()
+            kind = data.get("type")
+            if kind == "control" and data.get("text") == "conversation-chain-start":
+                log.chain_starts += 1
+                turn += 1
+                playback_end = now
+            elif kind == "audio":
+                playback_end = max(playback_end, now) + len(data.get("volumes") or []) * SLICE_LENGTH_MS / 1000
+            elif kind == "backend-synth-complete":
+                nursery.start_soon(answer, max(playback_end, now), turn)
+
+
+async def proxy_typer(
+    url: str,
+    every: float,
+    log: ClientLog | None = None,
+    *,
+    count: int | None = None,
+    task_status: trio.TaskStatus[ClientLog] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A second person typing into the proxy: a text-input every `every` seconds, queued by the
+    proxy like anyone's, which therefore sends the other clients its user-input-transcription
+    just before forwarding it. It reads (and ignores) everything else."""
+    log = log if log is not None else ClientLog()
+    async with open_websocket_url(url, max_message_size=64 * 2**20) as ws, trio.open_nursery() as nursery:
+
+        async def drain() -> None:
+            while True:
+                await ws.get_message()
+
+        nursery.start_soon(drain)
+        task_status.started(log)
+        typed = 0
+        while count is None or typed < count:
+            await trio.sleep(every)
+            text = f"typed line {typed}"
+            log.sent.append((trio.current_time(), text))
+            await ws.send_message(json.dumps({"type": "text-input", "text": text, "images": []}))
+            typed += 1
+        nursery.cancel_scope.cancel()
 
 
 # ------------------------------------------------------------------- helpers
