@@ -192,6 +192,9 @@ class Service:
             target=self._session_target(),
             restart=Restart.TRANSIENT,
             significant=True,
+            # The OLV session reconnects itself by the common retry rule
+            # ([session.olv] max_retries, retry_interval); this backoff is
+            # only the second level, once that budget is spent.
             backoff=Backoff(min_delay=1.0, max_delay=30.0),
             shutdown=config.session.turn_grace,
         )
@@ -230,7 +233,9 @@ class Service:
         if config.session.kind == "olv":
             olv = OlvSession(
                 self.buffer,
-                config.session.olv.settings(batch=config.router.batch),
+                # The session interrupts a turn itself just before this grace
+                # (the child's `shutdown` below) runs out.
+                config.session.olv.settings(batch=config.router.batch, stop_grace=config.session.turn_grace),
                 format_turn=templates.turn,
                 emit=self.log.emit,
                 on_turn_ended=on_turn_ended,

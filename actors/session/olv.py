@@ -1,27 +1,32 @@
 """The VTuber-session actor for Open-LLM-VTuber: one message per turn.
 
-Each incarnation opens one WebSocket (one OLV session) and runs three tasks:
+One incarnation runs for as long as the service: it connects, and when the
+connection breaks it reconnects itself by the common retry rule
+(`monitors/retry.py`): the first retry after about a second, then doubling
+up to `retry_interval`. A connection proves itself (a finished turn, a
+heartbeat-ack) and the next outage starts from a second again. Only when
+`max_retries` retries in one outage have failed does the actor give up and
+its supervisor's backoff take over. (It used to be the supervisor's restart
+alone: a connection that had served two turns still waited 1, 2, 4 ... 30 s.)
 
-- the reader drains every message at once and feeds the turn machine
-  (`olv_protocol.OlvTurns`). It never waits on anyone: audio frames pass
-  1 MiB and a stalled reader would stall ping handling too;
-- the heartbeat sends `heartbeat` now and then and declares the connection
-  dead when OLV has said nothing at all for `silence_timeout`;
-- the turn loop pulls the best message only when OLV is idle, sends it, and
-  does what the machine says is due (answer playback, interrupt a hung
-  turn, give up on a message that never started) until the turn is over.
+On each connection (`olv_connection.Connection`) the turn loop pulls the
+best message only when OLV is idle, sends it, and does what the turn
+machine (`olv_protocol.OlvTurns`) says is due: answer playback, interrupt a
+hung turn, give up on a message that never started.
 
-Any connection problem raises out of the incarnation; its supervisor
-restarts it with backoff, which is the reconnect. A message whose turn
-started is dispatched exactly once (confirmed at `conversation-chain-start`);
-one that never started goes back to the router's buffer.
+A message is dispatched once, when its turn starts (its chain-start); one
+that never started waits again in the router's buffer, except where it may
+still start: see `_orphan`. A paid message whose answer was cut off (OLV
+went away mid-answer) is put back once, first in line, and answered in full
+on the next connection; its archive record carries the final answer.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -30,18 +35,23 @@ import trio_websocket
 
 from supervision import ChildContext
 
-from ..chat import ChatEvent
+from ..chat import ChatEvent, Kind
 from ..groups import leaves
+from ..monitors.retry import RetryRule, run_with_retries
 from ..router.buffer import PendingBuffer, Picked
-from .olv_protocol import HEARTBEAT, NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
+from .olv_connection import Connection, OlvError
+from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 
 Emit = Callable[..., None]
 TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]  # (events answered, fields)
 FormatTurn = Callable[[list[ChatEvent]], str]
 
+PAID_KINDS = frozenset({Kind.DONATION, Kind.STICKER, Kind.MEMBERSHIP, Kind.GIFT})
+HARD_STOP_INTERRUPT_S = 0.5  # the longest a cancelled session spends telling OLV what was heard
 
-class OlvError(Exception):
-    """The connection is unusable: this incarnation ends, the supervisor reconnects."""
+
+def is_paid(event: ChatEvent) -> bool:
+    return event.is_paid or event.kind in PAID_KINDS
 
 
 @attrs.frozen
@@ -56,63 +66,21 @@ class OlvSettings:
     new_history_every: int = 0  # turns; 0 = never reset the LLM's memory
     idle_speak_after: float = 0.0  # seconds idle with no chat before an ai-speak-signal; 0 = never
     batch: int = 1
+    retry: RetryRule = attrs.field(factory=lambda: RetryRule(max_retries=10, retry_interval=30.0))
+    # The supervisor's shutdown grace (session.turn_grace): a turn still
+    # running just before it runs out is interrupted by us, with what was
+    # heard, rather than cut by the cancellation with OLV none the wiser.
+    stop_grace: float | None = None
 
 
-class _Connection:
-    """One OLV session: the socket, the turn machine and the reader's news."""
+@attrs.define(eq=False)
+class _Orphan:
+    """Our text-input from an earlier proxy connection that may still wait in
+    the proxy's queue: handed over, never to be sent again (see `_orphan`)."""
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection, turns: OlvTurns) -> None:
-        self.ws = ws
-        self.turns = turns
-        self.last_heard = trio.current_time()
-        self.sent: list[str] = []  # message types sent, for the log
-        self._news = trio.lowlevel.ParkingLot()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        try:
-            await self.ws.send_message(json.dumps(message, ensure_ascii=False))
-        except trio_websocket.ConnectionClosed as exc:
-            raise OlvError(f"OLV closed the connection ({_close_reason(exc)})") from None
-
-    async def read_forever(self, emit: Emit) -> None:
-        while True:
-            try:
-                raw = await self.ws.get_message()
-            except trio_websocket.ConnectionClosed as exc:
-                raise OlvError(f"OLV closed the connection ({_close_reason(exc)})") from None
-            now = trio.current_time()
-            self.last_heard = now
-            try:
-                message = json.loads(raw)
-            except (json.JSONDecodeError, TypeError):
-                emit("session.bad_message", "warning", problem="not JSON", size=len(raw))
-                continue
-            if not isinstance(message, dict):
-                emit("session.bad_message", "warning", problem="not a JSON object", size=len(raw))
-                continue
-            self.turns.receive(message, now)
-            self._news.unpark_all()
-
-    async def heartbeat_forever(self, every: float, silence_timeout: float) -> None:
-        while True:
-            await trio.sleep(every)
-            silent = trio.current_time() - self.last_heard
-            if silent > silence_timeout:
-                raise OlvError(f"OLV said nothing for {silent:.0f} s: the connection is dead")
-            await self.send(HEARTBEAT)
-
-    async def wait(self, deadline: float) -> None:
-        """Until the reader brings news, or `deadline`. The caller checks the
-        state just before, with no checkpoint in between, so no news is missed."""
-        with trio.move_on_at(deadline):
-            await self._news.park()
-
-
-def _close_reason(exc: trio_websocket.ConnectionClosed) -> str:
-    reason = exc.reason
-    if reason is None:
-        return "no close frame"
-    return f"code {reason.code}" + (f": {reason.reason}" if reason.reason else "")
+    picked: list[Picked]
+    text: str
+    turn: Turn | None = None  # its turn, once it started after all
 
 
 class OlvSession:
@@ -132,15 +100,66 @@ class OlvSession:
         self.format_turn = format_turn
         self.emit = emit
         self.on_turn_ended = on_turn_ended
-        self.turns_done = 0  # over all incarnations
+        self.turns_done = 0  # over all connections and incarnations
         self._history_reset_at = 0  # turns_done at the last create-new-history
+        self._orphans: list[_Orphan] = []  # outlive connections, like the proxy's queue
+        self._conn: Connection | None = None
+        self._broken = False  # the current connection failed (its socket is no use)
+        self._stop_deadline = math.inf
 
     async def run(self, ctx: ChildContext) -> None:
-        """Returns when all input is finished and spoken: that ends the run."""
-        s = self.settings
-        # Ready at once: the router and the monitors must not wait for OLV,
-        # and a failed connection is this actor's own restart, with backoff.
+        """Returns when all input is finished and spoken (that ends the run),
+        or on a stop."""
+        # Ready at once: the router and the monitors must not wait for OLV.
         ctx.started()
+        self._stop_deadline = math.inf
+        try:
+            with trio.CancelScope() as everything:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch_stop, ctx, everything)
+                    await run_with_retries(
+                        ctx,
+                        "OLV",
+                        functools.partial(self._connection, ctx),
+                        self.settings.retry,
+                        on_retry=self._on_retry,
+                    )
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The supervisor's log should say what went wrong, not "1 sub-exception".
+            errors = leaves(group)
+            if len(errors) == 1 and isinstance(errors[0], Exception):
+                raise errors[0] from None
+            raise
+
+    def _on_retry(self, attempt: int, delay: float, exc: Exception) -> None:
+        self.emit("session.retry", "warning", attempt=attempt, delay_s=round(delay, 3), error=str(exc))
+
+    async def _watch_stop(self, ctx: ChildContext, everything: trio.CancelScope) -> None:
+        await ctx.stopping.wait()
+        grace = self.settings.stop_grace
+        if grace is not None:
+            # Just before the supervisor's cancellation: leave time to send.
+            self._stop_deadline = trio.current_time() + grace - min(1.0, grace / 4)
+        if self._conn is None:
+            everything.cancel()  # between connections there is no turn to finish
+        else:
+            self._conn.poke()
+
+    # ---- one connection ----------------------------------------------------------------------
+
+    async def _connection(self, ctx: ChildContext, delivered: Callable[[], None]) -> None:
+        if ctx.stopping.is_set():
+            return
+        try:
+            await self._connect_and_serve(ctx, delivered)
+        except OlvError:
+            if ctx.stopping.is_set():
+                return  # no reconnecting once a stop was asked for
+            raise
+
+    async def _connect_and_serve(self, ctx: ChildContext, delivered: Callable[[], None]) -> None:
+        s = self.settings
         ctx.set_status(f"connecting to {s.url}")
         try:
             async with trio_websocket.open_websocket_url(
@@ -149,32 +168,53 @@ class OlvSession:
                 connect_timeout=s.connect_timeout,
                 disconnect_timeout=1.0,
             ) as ws:
-                conn = _Connection(ws, OlvTurns(s.mode, s.timing))
-                self.emit("session.connected", url=s.url, mode=s.mode.value)
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(conn.read_forever, self.emit)
-                    nursery.start_soon(conn.heartbeat_forever, s.heartbeat_every, s.silence_timeout)
-                    await self._turn_loop(ctx, conn)
-                    nursery.cancel_scope.cancel()
+                conn = Connection(ws, OlvTurns(s.mode, s.timing), on_alive=delivered)
+                self._conn, self._broken = conn, False
+                connected_at = trio.current_time()
+                self.emit("session.connected", url=s.url, mode=s.mode.value, orphans=len(self._orphans))
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._watch, conn.read_forever(self.emit))
+                        nursery.start_soon(self._watch, conn.heartbeat_forever(s.heartbeat_every, s.silence_timeout))
+                        await self._turn_loop(ctx, conn, delivered)
+                        nursery.cancel_scope.cancel()
+                finally:
+                    self._conn = None
+                    conn.turns.closed(trio.current_time())
+                    self._settle_orphans(conn)
+                    self.emit("session.disconnected", connected_s=round(trio.current_time() - connected_at, 3))
         except (OSError, trio_websocket.HandshakeError) as exc:
+            if _refused(exc) and self._orphans:
+                # Nobody listens: OLV itself is down, and its proxy's queue
+                # went with it. What waited there can never start now.
+                self._give_back_orphans("OLV was down, and its proxy's queue with it")
             # trio-websocket's HandshakeError says nothing itself; the cause
             # does ("all attempts to connect ... failed", a 403, a timeout).
             why = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
             raise OlvError(f"cannot connect to {s.url}: {why}") from None
         except BaseExceptionGroup as group:
-            # The reader's or the heartbeat's OlvError comes wrapped by the
-            # nursery; the supervisor's log should say what went wrong.
+            # The reader's or the heartbeat's OlvError comes wrapped by the nursery.
             olv_errors, rest = group.split(OlvError)
             if olv_errors is not None and rest is None:
                 raise leaves(olv_errors)[0] from None
             raise
 
-    async def _turn_loop(self, ctx: ChildContext, conn: _Connection) -> None:
+    async def _watch(self, work: Awaitable[None]) -> None:
+        """Run the reader or the heartbeat; note when the connection failed,
+        so nobody tries to send on it any more."""
+        try:
+            await work
+        except OlvError:
+            self._broken = True
+            raise
+
+    async def _turn_loop(self, ctx: ChildContext, conn: Connection, delivered: Callable[[], None]) -> None:
         s = self.settings
         while not ctx.stopping.is_set():
+            self._settle_orphans(conn)
             if conn.turns.phase is not Phase.IDLE:
                 ctx.set_status("waiting: a turn we did not start is running")
-                await self._drive(conn, None)
+                await self._drive(ctx, conn, None)
                 continue
             if s.new_history_every and self.turns_done - self._history_reset_at >= s.new_history_every:
                 # Bounds the LLM's memory on a long stream. Sent before the
@@ -184,14 +224,18 @@ class OlvSession:
                 self.emit("session.history_reset", after_turns=self.turns_done)
             ctx.set_status(f"idle after {self.turns_done} turns")
             picked: list[Picked] | None = None
+            finished = False
             idle_for = s.idle_speak_after if s.idle_speak_after > 0 else math.inf
             with ctx.cancel_on_stop(), trio.move_on_after(idle_for) as idle:
                 # Wake for a foreign chain-start too: then we must not send.
                 try:
                     picked = await self._pull_unless_busy(conn)
                 except trio.EndOfChannel:
-                    ctx.set_status(f"all input spoken after {self.turns_done} turns")
-                    return
+                    finished = True
+            if finished:
+                await self._await_orphans(ctx, conn)
+                ctx.set_status(f"all input spoken after {self.turns_done} turns")
+                return
             if picked is None:
                 quiet = idle.cancelled_caught and not len(self.buffer)  # nothing came in after all
                 if quiet and not ctx.stopping.is_set() and conn.turns.phase is Phase.IDLE:
@@ -199,9 +243,10 @@ class OlvSession:
                 continue
             if not picked:
                 continue  # a foreign turn began: serve it first
-            await self._turn(ctx, conn, picked)
+            if await self._turn(ctx, conn, picked):
+                delivered()
 
-    async def _pull_unless_busy(self, conn: _Connection) -> list[Picked]:
+    async def _pull_unless_busy(self, conn: Connection) -> list[Picked]:
         """The next message, or [] if a foreign turn started while we waited.
         Raises trio.EndOfChannel when all input is finished and spoken."""
         result: list[Picked] = []
@@ -238,16 +283,22 @@ class OlvSession:
             return []
         return result
 
-    async def _turn(self, ctx: ChildContext, conn: _Connection, picked: list[Picked]) -> None:
+    # ---- one turn of ours ----------------------------------------------------------------------
+
+    async def _turn(self, ctx: ChildContext, conn: Connection, picked: list[Picked]) -> bool:
+        """One message's turn; True if it ended as it should (OLV is proven alive)."""
         events = [p.event for p in picked]
         text = self.format_turn(events)
-        now = trio.current_time()
-        confirmed = False
+        machine = conn.turns
+        confirmed = sent = False
 
         def on_start(turn: Turn) -> None:
             nonlocal confirmed
             confirmed = True
             self.buffer.confirm(picked, trio.current_time())
+            # The proxy's queue is first in, first out: anything of ours from
+            # an earlier connection that has not started by now never will.
+            self._lose_orphans("a later message of ours started first")
             self.emit(
                 "session.turn_started",
                 id=events[0].id,
@@ -258,72 +309,206 @@ class OlvSession:
             )
             ctx.set_status(f"speaking (turn {self.turns_done + 1})")
 
-        turn: Turn | None = None
-        try:
-            message = conn.turns.text_input(text, now)
-            turn = conn.turns.turn
-            await conn.send(message)
-            ctx.set_status("waiting for OLV to start the turn")
-            await self._drive(conn, on_start)
-        finally:
-            if not confirmed:
-                # It never started: OLV did not take it, so it may wait again.
-                self.buffer.give_back(picked, trio.current_time())
-            if turn is not None and confirmed:
-                if turn.outcome == "running":
-                    turn.outcome = "cut_off"  # the connection dropped, or a hard stop
-                self.turns_done += 1
-                self._turn_ended(events, turn)
+        message = machine.text_input(text, trio.current_time())
+        turn = machine.mine
         assert turn is not None
-        if turn.outcome == "lost":
+        try:
+            await conn.send(message)
+            sent = True
+            ctx.set_status("waiting for OLV to start the turn")
+            await self._drive(ctx, conn, turn, on_start)
+        except BaseException:
+            if machine.mine is turn and machine.phase is Phase.IN_TURN and not self._broken:
+                await self._interrupt_at_once(conn)
+            raise
+        finally:
+            self._turn_over(ctx, conn, picked, turn, confirmed=confirmed, sent=sent)
+        if turn.outcome == "lost" and not ctx.stopping.is_set():
             self.emit("session.turn_lost", "warning", id=events[0].id, waited_s=self.settings.timing.start_timeout)
             raise OlvError(
-                f"no conversation-chain-start within {self.settings.timing.start_timeout:g} s: "
-                "the message waits again; reconnecting so a late start cannot overlap the next one"
+                f"OLV did not start our message within {self.settings.timing.start_timeout:g} s while idle: "
+                "reconnecting, so that a late start cannot be taken for the next message's",
+                retry_after=0.0 if self.settings.mode is Mode.PROXY_WS else None,
             )
+        return turn.outcome == "ended"
 
-    async def _idle_speech(self, ctx: ChildContext, conn: _Connection) -> None:
+    async def _interrupt_at_once(self, conn: Connection) -> None:
+        """Cancelled mid-turn (a stop at once, or the grace ran out): the
+        socket is about to close, and OLV would keep in its memory the whole
+        answer the audience never heard. One short, shielded send fixes that."""
+        message = conn.turns.interrupt(trio.current_time())
+        with trio.move_on_after(HARD_STOP_INTERRUPT_S, shield=True), contextlib.suppress(OlvError):
+            await conn.send(message)
+            self.emit("session.interrupted", "warning", reason="stopped", heard=message["text"])
+
+    def _turn_over(
+        self, ctx: ChildContext, conn: Connection, picked: list[Picked], turn: Turn, *, confirmed: bool, sent: bool
+    ) -> None:
+        """Give every message of the turn its due, however the turn ended."""
+        events = [p.event for p in picked]
+        if not confirmed:
+            if sent and (turn.outcome == "lost" or self._broken) and not ctx.stopping.is_set():
+                self._orphan(conn, picked, turn)
+            else:
+                # It never started and cannot start any more (a direct
+                # session dies with its connection): it may wait again.
+                self.buffer.give_back(picked, trio.current_time())
+            return
+        if turn.outcome == "running":
+            conn.turns.closed(trio.current_time())  # cut off, unless every sentence had played
+        if turn.outcome == "running":
+            turn.outcome = "cut_off"
+            turn.ended_at = trio.current_time()
+        self.turns_done += 1
+        if (
+            turn.outcome == "cut_off"
+            and all(is_paid(e) for e in events)
+            and not ctx.stopping.is_set()
+            and self.buffer.put_back(picked)
+        ):
+            # Someone paid for an answer and heard half of one: once more,
+            # first thing on the next connection. It stays dispatched once.
+            self.emit("session.turn_ended", "warning", **self._fields(events, turn), put_back=True)
+            return
+        self._turn_ended(events, turn)
+
+    def _orphan(self, conn: Connection, picked: list[Picked], turn: Turn) -> None:
+        """Our text-input went out and never started. In direct `client-ws`
+        mode the session dies with the connection, so it can simply wait
+        again. Through the proxy it cannot: the proxy keeps its queue until
+        its *last* client leaves, so while a browser frontend stays
+        connected, our message may still sit there and be spoken later,
+        whatever we do. The options, and why this one:
+
+        - send it again, on this or a new connection: spoken twice if it
+          was still queued (which is what happened);
+        - interrupt-signal to re-arm the proxy: while OLV is idle it
+          rewrites the AI's last answer in memory, and does nothing for a
+          message the proxy dropped;
+        - keep waiting on this connection: never twice, but if it was
+          dropped (a failed forward) we wait forever, and every later
+          chain-start without a transcription would be ambiguous;
+        - what we do: never send it again, and reconnect. A new connection
+          is a new client to the proxy, so if the old message is still
+          queued, its `user-input-transcription` now reaches us, with its
+          text: we recognise it and credit its turn to it (dispatched then,
+          with its reply). The queue is first in, first out, so once a
+          later message of ours starts, the old one is gone for good: it is
+          dropped as `lost`, and never spoken twice. If OLV itself turns
+          out to be down (connection refused), the queue died with it, and
+          the message waits again in our buffer.
+        """
+        if self.settings.mode is not Mode.PROXY_WS:
+            self.buffer.give_back(picked, trio.current_time())
+            return
+        text = self.format_turn([p.event for p in picked])
+        self._orphans.append(_Orphan(picked, text))
+        self.emit(
+            "session.turn_orphaned",
+            "warning",
+            id=picked[0].event.id,
+            why="not started within start_timeout" if turn.outcome == "lost" else "the connection broke",
+        )
+
+    def _settle_orphans(self, conn: Connection) -> None:
+        """Credit each foreign turn that answers an orphan, and report the
+        orphans whose turn is over."""
+        now = trio.current_time()
+        for foreign in conn.turns.started_foreign():
+            orphan = next((o for o in self._orphans if o.turn is None and o.text == foreign.input_text), None)
+            if orphan is None:
+                continue
+            orphan.turn = foreign
+            self.buffer.confirm(orphan.picked, now)
+            event = orphan.picked[0].event
+            self.emit("session.turn_started", id=event.id, ids=[p.event.id for p in orphan.picked], late=True)
+        for orphan in [o for o in self._orphans if o.turn is not None and o.turn.outcome != "running"]:
+            self._orphans.remove(orphan)
+            assert orphan.turn is not None
+            self.turns_done += 1
+            self._turn_ended([p.event for p in orphan.picked], orphan.turn)
+
+    def _lose_orphans(self, why: str) -> None:
+        for orphan in [o for o in self._orphans if o.turn is None]:
+            self._orphans.remove(orphan)
+            self.buffer.lose(orphan.picked, "lost")
+            self.emit("session.turn_lost", "warning", id=orphan.picked[0].event.id, why=why)
+
+    def _give_back_orphans(self, why: str) -> None:
+        for orphan in [o for o in self._orphans if o.turn is None]:
+            self._orphans.remove(orphan)
+            self.buffer.give_back(orphan.picked, trio.current_time())
+            self.emit("session.turn_given_back", "warning", id=orphan.picked[0].event.id, why=why)
+
+    async def _await_orphans(self, ctx: ChildContext, conn: Connection) -> None:
+        """All input is spoken but for orphans: give each the proxy's idle
+        start_timeout to show up before it is declared lost."""
+        machine = conn.turns
+        idle_since = trio.current_time()
+        while self._orphans and not ctx.stopping.is_set():
+            self._settle_orphans(conn)
+            if machine.phase is not Phase.IDLE:
+                await self._drive(ctx, conn, None)
+                idle_since = trio.current_time()
+                continue
+            deadline = idle_since + self.settings.timing.start_timeout
+            if trio.current_time() >= deadline:
+                self._lose_orphans("OLV stayed idle and it never started")
+            else:
+                await conn.wait(deadline)
+
+    async def _idle_speech(self, ctx: ChildContext, conn: Connection) -> None:
         self.emit("session.idle_speech", idle_s=self.settings.idle_speak_after)
-        conn.turns.speak_signal(trio.current_time())
-        turn = conn.turns.turn
-        await conn.send({"type": "ai-speak-signal"})
-        ctx.set_status("idle speech")
-        await self._drive(conn, None)
+        message = conn.turns.speak_signal(trio.current_time())
+        turn = conn.turns.mine
         assert turn is not None
+        await conn.send(message)
+        ctx.set_status("idle speech")
+        await self._drive(ctx, conn, turn)
         if turn.outcome == "lost":
             raise OlvError("no conversation-chain-start for the idle speech: reconnecting")
         self._turn_ended([], turn)
 
-    async def _drive(self, conn: _Connection, on_start: Callable[[Turn], None] | None) -> None:
-        """Do what is due until the current turn is over (OLV idle again)."""
+    async def _drive(
+        self, ctx: ChildContext, conn: Connection, mine: Turn | None, on_start: Callable[[Turn], None] | None = None
+    ) -> None:
+        """Do what is due until our turn `mine` is over, or with None, until
+        OLV is idle (a foreign turn ended)."""
         machine = conn.turns
-        turn = machine.turn
-        assert turn is not None
         while True:
-            if on_start is not None and turn.started_at is not None:
-                on_start(turn)
-                on_start = None
-            if machine.phase is Phase.IDLE:
-                return
-            due = machine.due(trio.current_time())
+            self._settle_orphans(conn)
+            if mine is not None:
+                if on_start is not None and mine.started_at is not None:
+                    on_start(mine)
+                    on_start = None
+                if machine.mine is not mine:
+                    return  # ended, failed, taken over or lost
+            elif machine.phase is Phase.IDLE or ctx.stopping.is_set():
+                return  # a stop does not wait for someone else's turn
+            now = trio.current_time()
+            if mine is not None and now >= self._stop_deadline:
+                if machine.phase is not Phase.IN_TURN:
+                    return  # stopping, and it has not even started: it waits again
+                message = machine.interrupt(now)
+                await conn.send(message)
+                self.emit("session.interrupted", "warning", reason="stopping", heard=message["text"])
+                continue
+            due = machine.due(now)
+            running = machine.running
             if due is Due.PLAYBACK_COMPLETE:
                 await conn.send(PLAYBACK_COMPLETE)
             elif due is Due.INTERRUPT:
-                message = machine.interrupt()
+                failed = running is not None and running.unblock
+                message = machine.interrupt(now)
                 await conn.send(message)
-                self.emit(
-                    "session.interrupted",
-                    "warning",
-                    reason="failed" if turn.outcome == "failed" else "over budget",
-                    heard=message["text"],
-                )
-            elif due is Due.LOST:
-                return
-            else:
-                await conn.wait(machine.deadline())
+                reason = "failed" if failed else "over budget"
+                self.emit("session.interrupted", "warning", reason=reason, heard=message["text"])
+            elif due is None:
+                deadline = machine.deadline()
+                await conn.wait(min(deadline, self._stop_deadline) if mine is not None else deadline)
 
-    def _turn_ended(self, events: Sequence[ChatEvent], turn: Turn) -> None:
-        fields: dict[str, Any] = {
+    def _fields(self, events: Sequence[ChatEvent], turn: Turn) -> dict[str, Any]:
+        return {
             "id": events[0].id if events else None,
             "outcome": turn.outcome,
             "reply": turn.reply,
@@ -334,9 +519,29 @@ class OlvSession:
             "errors": turn.errors,
             "interrupted": turn.outcome != "ended",
         }
+
+    def _turn_ended(self, events: Sequence[ChatEvent], turn: Turn) -> None:
+        fields = self._fields(events, turn)
         self.emit("session.turn_ended", "info" if turn.outcome == "ended" else "warning", **fields)
         if self.on_turn_ended is not None and events:
             self.on_turn_ended(events, fields)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed connect was refused outright: nothing listens there."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return True
+        if isinstance(e, BaseExceptionGroup):
+            todo += e.exceptions
+        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
+    return False
 
 
 def _seconds(later: float | None, earlier: float | None) -> float | None:
