@@ -29,6 +29,7 @@ from ..chat import ChatEvent, Kind, Platform, Role
 from ..validators import at_least
 from . import text as textlib
 from .links import find_links, host_allowed
+from .spam import builtin_classifier
 from .words import BlockedWords
 
 K = TypeVar("K")
@@ -119,6 +120,7 @@ class FilterSettings:
     blocked_authors: tuple[str, ...] = ()  # author ids or names
     bots: tuple[str, ...] = KNOWN_BOTS
     commands: bool = True  # "!uptime" and friends are for bots, not the AI
+    content_spam: bool = True  # promo, scam: recognised by content on a first message (router/spam.py)
     own_messages: bool = False  # True drops the streamer's (owner's) own chat
     max_authors: int = attrs.field(default=50_000, validator=at_least(1))  # per-author memory bound
     max_texts: int = attrs.field(default=10_000, validator=at_least(1))  # per-text memory bound
@@ -151,6 +153,7 @@ class FilterChain:
         self._blocked_authors = {a.casefold() for a in settings.blocked_authors}
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
+        self._spam = builtin_classifier()
         # Times below are sent_at as POSIX seconds, converted once per event.
         # One record per author and one per text, so a message costs one
         # lookup in each map, not one per filter.
@@ -201,6 +204,8 @@ class FilterChain:
             reason = "too_short"
         elif s.links and _may_link(text) and any(not host_allowed(h, self._allow) for h in find_links(text)):
             reason = "link"
+        elif s.content_spam and (verdict := self._spam.classify(text)) is not None:
+            reason = verdict.reason
         elif s.max_run and len(text) > s.max_run and textlib.has_run_over(text, s.max_run):
             reason = "char_run"
         elif s.emoji_only and textlib.is_emoji_only(text):
