@@ -30,7 +30,7 @@ from ..validators import at_least
 from . import text as textlib
 from .links import find_links, host_allowed
 from .spam import builtin_classifier
-from .words import BlockedWords
+from .words import BlockedWords, builtin_blocked_words
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -117,6 +117,7 @@ class FilterSettings:
     links: bool = True
     link_allow: tuple[str, ...] = ("youtube.com", "youtu.be", "chzzk.naver.com")
     blocked_words: tuple[str, ...] = ()
+    blocked_words_builtin: bool = True  # slurs and hate terms, English and Korean (actors/data/blocked_words.txt)
     blocked_authors: tuple[str, ...] = ()  # author ids or names
     bots: tuple[str, ...] = KNOWN_BOTS
     commands: bool = True  # "!uptime" and friends are for bots, not the AI
@@ -150,6 +151,12 @@ class FilterChain:
         self.settings = settings
         self.recent_ids = RecentIds(dedupe_ids)
         self._blocked_words = BlockedWords(settings.blocked_words)
+        # The built-in list is on for everyone, so it matches more strictly
+        # (a Korean word not across spaces): a false positive there silences
+        # chat nobody meant to block.
+        self._builtin_words = (
+            BlockedWords(builtin_blocked_words(), across_spaces=False) if settings.blocked_words_builtin else None
+        )
         self._blocked_authors = {a.casefold() for a in settings.blocked_authors}
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
@@ -212,7 +219,9 @@ class FilterChain:
             reason = "emoji_only"
         else:
             reason = None
-        return self._blocked_words.find(text) is not None, reason
+        builtin = self._builtin_words
+        blocked = self._blocked_words.find(text) is not None or (builtin is not None and builtin.find(text) is not None)
+        return blocked, reason
 
     def _spam_reason(self, event: ChatEvent, key: str, text_reason: str | None) -> str | None:
         s = self.settings

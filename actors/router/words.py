@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from importlib import resources
 
 from .text import _CATEGORY, _VARIATION_SELECTORS, _class, _fold
 
@@ -20,6 +21,7 @@ _UNSPACED_SCRIPT = re.compile(
     "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uffdc\U00020000-\U0003ffff]"
 )
 _SEPARATOR = r"[\W\d_]"  # anything but a letter: spaces, punctuation, digits, marks, emoji, invisibles
+_SEPARATOR_NOT_SPACE = r"(?:[^\w\s]|[\d_])"
 _NON_LETTERS = re.compile(_SEPARATOR + "+")
 _INVISIBLE = re.compile(_class([*_CATEGORY["Cf"], *_VARIATION_SELECTORS]) + "+")
 _SPACES = re.compile(r"\s+")
@@ -94,7 +96,10 @@ class BlockedWords:
     unspecified.
     """
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], *, across_spaces: bool = True) -> None:
+        """`across_spaces=False`: a Hangul, kana or Han word must be written
+        without spaces inside it (other separators still count as absent).
+        For a list that is on by default: "맘 충분히" must not read as "맘충"."""
         self._unspaced: dict[str, str] = {}  # letters -> word
         self._literal: dict[str, str] = {}  # folded word -> word
         self._spelled: dict[str, str] = {}  # letters -> word
@@ -105,7 +110,7 @@ class BlockedWords:
             has_digit = any(ch.isdigit() for ch in folded)
             if letters and not has_digit and _UNSPACED_SCRIPT.search(letters):
                 self._unspaced.setdefault(letters, word)
-                unspaced.add(_spread(letters, _SEPARATOR + "*"))
+                unspaced.add(_spread(letters, (_SEPARATOR if across_spaces else _SEPARATOR_NOT_SPACE) + "*"))
             elif folded:
                 self._literal.setdefault(folded, word)
                 literal = [r"\s+" if ch == " " else re.escape(ch) for ch in folded]
@@ -138,3 +143,13 @@ def _compiled(words: tuple[str, ...]) -> BlockedWords:
 def find_blocked_word(text: str, words: Iterable[str]) -> str | None:
     """The blocked word `text` contains, or None; see `BlockedWords`."""
     return _compiled(tuple(words)).find(text)
+
+
+BUILTIN_FILE = "blocked_words.txt"
+
+
+@functools.cache
+def builtin_blocked_words() -> tuple[str, ...]:
+    """The slurs and hate terms that ship with the package, one per line, # for comments."""
+    text = (resources.files("actors") / "data" / BUILTIN_FILE).read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
