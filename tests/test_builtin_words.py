@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from test_spam import _event
 
 from actors.router import text as textlib
 from actors.router.filters import FilterChain, FilterSettings
 from actors.router.words import BlockedWords, builtin_blocked_words
-from test_spam import _event
 
 BLOCKED = [
     "you chink",

@@ -58,7 +58,10 @@ def test_an_empty_file_is_the_demo():
         ("[monitors.replay]\nspeeed = 2", "config.toml: monitors.replay.speeed: unknown setting"),
         ("[routr]\ncapacity = 2", "config.toml: routr: unknown setting"),
         ("[router]\ncapacity = 0", "config.toml: router.capacity: must be at least 1, got 0"),
-        ("[monitors.replay]\nspeed = 0", "config.toml: monitors.replay.speed: must be greater than 0 (or inf: no pacing), got 0.0"),
+        (
+            "[monitors.replay]\nspeed = 0",
+            "config.toml: monitors.replay.speed: must be greater than 0 (or inf: no pacing), got 0.0",
+        ),
         ("[monitors.backoff]\njitter = 1.5", "config.toml: monitors.backoff.jitter: must be within [0, 1], got 1.5"),
         (
             "[monitors.backoff]\nmin_delay = 9\nmax_delay = 3",
