@@ -47,7 +47,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
-from .retry import FatalMonitorError, RetryRule, run_with_retries
+from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, run_with_retries
 from .youtube_api import (
     KNOWN_TYPES,
     ApiError,
@@ -161,13 +161,14 @@ class YouTubeMonitor:
                 cursor.set_phase(Phase.RETRYING, now, until=now + timedelta(seconds=delay))
                 self.emit("youtube.retry", "warning", attempt=attempt_no, delay_s=round(delay, 2), error=f"{exc}")
 
+            # A polled API never needs a retry later than the next planned
+            # poll: waiting longer only loses chat when the outage ends (and a
+            # chat that ended meanwhile may no longer be readable), and trying
+            # that often costs no more quota than polling would have.
+            ceiling = min(self.s.retry_interval, max(FIRST_DELAY, self._interval(None)))
             with ctx.cancel_on_stop():  # a stop cancels the wait or the call in flight, at once
                 await run_with_retries(
-                    ctx,
-                    "youtube",
-                    attempt,
-                    RetryRule(self.s.max_retries, self.s.retry_interval),
-                    on_retry=on_retry,
+                    ctx, "youtube", attempt, RetryRule(self.s.max_retries, ceiling), on_retry=on_retry
                 )
 
     # ---- HTTP -----------------------------------------------------------------------------------
