@@ -358,3 +358,21 @@ def test_the_gate_falls_back_only_after_three_short_closes_in_a_row(lasted):
         assert not gate.expired(now + timedelta(seconds=599))
         assert gate.expired(now + timedelta(seconds=600)) and gate.streaming(now + timedelta(seconds=600))
         assert not gate.expired(now + timedelta(seconds=601))  # said once
+
+
+def test_hostile_names_and_amounts_are_cleaned_where_they_enter():
+    """The boundary's one cleaning applies to YouTube too: escapes and bidi
+    controls out of a name, and an amount past any real Super Chat is a skip."""
+    item = base("LCC.h1", "textMessageEvent", 1, textMessageDetails={"messageText": "hi\u202e"})
+    item["authorDetails"]["displayName"] = "\x1b]0;pwned\x07\u202enimda"
+    event = parse_item(item)
+    assert not isinstance(event, Skip)
+    assert event.author.name == "]0;pwned nimda" and event.text == "hi"
+    huge = base(
+        "LCC.h2",
+        "superChatEvent",
+        2,
+        superChatDetails={"amountMicros": "9" * 40, "currency": "USD", "amountDisplayString": "$∞", "tier": 1},
+    )
+    skipped = parse_item(huge)
+    assert isinstance(skipped, Skip) and "beyond any real donation" in skipped.reason

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from ..boundary import clean_event
 from ..chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
 
 MICROS = Decimal(1_000_000)
@@ -198,9 +199,12 @@ def parse_item(item: object, *, received_at: float = 0.0, index: int = 0) -> Cha
         event_kind, text, amount, target = convert(snippet)
     except (ValueError, TypeError, KeyError, InvalidOperation) as exc:
         return Skip(item_id, kind, f"malformed: {exc}")
-    return ChatEvent(
+    event = ChatEvent(
         Platform.YOUTUBE, item_id, event_kind, author, text, amount, sent_at, received_at=received_at, target=target
     )
+    # The house's one cleaning (names, ids, text, a bounded amount), as for every source.
+    event, problem = clean_event(event)
+    return Skip(item_id, kind, f"malformed: {problem}") if problem is not None else event
 
 
 def _author(details: object, snippet: Mapping[str, Any]) -> Author:
