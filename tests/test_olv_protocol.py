@@ -22,6 +22,7 @@ from actors.session.olv_protocol import (
     classify,
     next_phase,
 )
+from actors.session.sentences import join_sentences
 
 TIMING = Timing(start_timeout=5.0, llm_budget=30.0, turn_margin=5.0, resend_every=1.5, watchdog_margin=8.0)
 
@@ -372,7 +373,7 @@ class ProxyWorld:
 
     def finish(self) -> None:
         assert self.current is not None
-        self.spoken.append((*self.current, "".join(self.current_audio)))
+        self.spoken.append((*self.current, join_sentences(self.current_audio)))
         self.current = None
 
     def do_what_is_due(self) -> None:

@@ -44,6 +44,7 @@ from typing import Any
 import attrs
 
 from ..validators import at_least, greater_than
+from .sentences import join_sentences
 
 PLAYBACK_COMPLETE: dict[str, Any] = {"type": "frontend-playback-complete"}  # never with a request_id
 HEARTBEAT: dict[str, Any] = {"type": "heartbeat"}
@@ -217,8 +218,9 @@ class Turn:
 
     @property
     def reply(self) -> str:
-        """What the AI said: OLV's own reply text is the display texts joined."""
-        return "".join(self.heard)
+        """What the AI said: the display texts, spaced as the language writes
+        (`sentences.join_sentences`); also the heard text of an interrupt."""
+        return join_sentences(self.heard)
 
     @property
     def audio_done(self) -> bool:
