@@ -366,8 +366,8 @@ api_base_url = "{fake.base_url}"
     assert result["code"] == 0
     spoken = [line["text"] for line in lines if line["event"] == "session.turn_started"]
     assert sorted(spoken) == [
-        '[YouTube Super Chat $5.00] Bob: "for the stream!"',
-        '[YouTube] Alice: "hello Mira, what are we playing?"',
+        '[YouTube Super Chat $5.00] "Bob": "for the stream!"',
+        '[YouTube] "Alice": "hello Mira, what are we playing?"',
     ]
     assert "s3cret-key-123" not in out.getvalue()
     assert lines[-1]["counts"]["received"] == 2
