@@ -23,13 +23,14 @@ from actors.app import Service
 from actors.chat import Author, ChatEvent, Kind, Platform
 from actors.config import parse_config
 from actors.ledger import Ledger
+from actors.monitors.retry import RetryRule
 from actors.router.actor import Router, RoutingSettings
 from actors.router.filters import FilterSettings
 from actors.session.olv import OlvSession, OlvSettings
 from actors.session.olv_protocol import Mode, Timing
 from actors.session.prompt import format_turn
 from actors.statuslog import StatusLog
-from supervision import AutoShutdown, Backoff, ChildSpec, Restart, Supervisor, SupervisorSpec
+from supervision import AutoShutdown, Backoff, ChildSpec, Restart, SupervisionError, Supervisor, SupervisorSpec
 
 EPOCH = datetime(2026, 11, 24, 1, tzinfo=UTC)
 QUICK = Script(sentences=["[joy] Hi there! ", "Nice to see you."], volumes=3, llm_delay=0.01, slow_start=1.5)
@@ -416,3 +417,46 @@ def test_the_retry_settings_reach_the_session():
     settings = config.session.olv.settings(batch=1, stop_grace=config.session.turn_grace)
     assert settings.retry.max_retries == 3 and settings.retry.retry_interval == 30.0
     assert settings.stop_grace == 7.0
+
+
+async def _first_connect_error(url: str) -> str:
+    """The error the session reports when it cannot connect to `url` (no retries)."""
+    ledger = Ledger()
+    router = Router(ledger, OPEN_ROUTER)
+    retries: list[str] = []
+    olv = OlvSession(
+        router.buffer,
+        OlvSettings(url=url, timing=TIMING, retry=RetryRule(max_retries=1, retry_interval=0.01)),
+        format_turn=format_turn,
+        emit=lambda event, level="info", **f: retries.append(f["error"]) if event == "session.retry" else None,
+    )
+    # Not restarted: the run ends with the session's first failure.
+    session = ChildSpec(id="session", target=olv.run, restart=Restart.TEMPORARY, significant=True)
+    supervisor = Supervisor(SupervisorSpec(id="root", children=[session], auto_shutdown=AutoShutdown.ANY_SIGNIFICANT))
+    with trio.fail_after(10), pytest.raises(SupervisionError):
+        await supervisor.run()
+    last = supervisor.snapshot().children[0].last_exit
+    assert last is not None and last.error is not None
+    assert retries and retries[0] in last.error  # the retry line and the status say the same
+    return last.error
+
+
+async def test_when_olv_is_not_running_the_error_names_the_url_and_asks():
+    with trio.socket.socket() as probe:  # a free port nobody listens on
+        await probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/client-ws"
+    error = await _first_connect_error(url)
+    assert error.endswith(f"cannot connect to {url}: is Open-LLM-VTuber running there? (Connection refused)")
+
+
+async def test_a_server_that_refuses_the_path_is_asked_about_the_path():
+    fake = FakeOlv(QUICK)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.serve)
+        url = fake.url("/wrong-ws")
+        error = await _first_connect_error(url)
+        nursery.cancel_scope.cancel()
+    assert error.endswith(
+        f"cannot connect to {url}: the server there answered HTTP 403: is the path /client-ws or /proxy-ws?"
+    )

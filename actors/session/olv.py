@@ -39,7 +39,7 @@ from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..monitors.retry import RetryRule, run_with_retries
 from ..router.buffer import PendingBuffer, Picked
-from .olv_connection import Connection, OlvError
+from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 
 Emit = Callable[..., None]
@@ -184,14 +184,11 @@ class OlvSession:
                     self._settle_orphans(conn)
                     self.emit("session.disconnected", connected_s=round(trio.current_time() - connected_at, 3))
         except (OSError, trio_websocket.HandshakeError) as exc:
-            if _refused(exc) and self._orphans:
+            if refused(exc) and self._orphans:
                 # Nobody listens: OLV itself is down, and its proxy's queue
                 # went with it. What waited there can never start now.
                 self._give_back_orphans("OLV was down, and its proxy's queue with it")
-            # trio-websocket's HandshakeError says nothing itself; the cause
-            # does ("all attempts to connect ... failed", a 403, a timeout).
-            why = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
-            raise OlvError(f"cannot connect to {s.url}: {why}") from None
+            raise OlvError(connect_failure(s.url, exc, timeout=s.connect_timeout)) from None
         except BaseExceptionGroup as group:
             # The reader's or the heartbeat's OlvError comes wrapped by the nursery.
             olv_errors, rest = group.split(OlvError)
@@ -525,23 +522,6 @@ class OlvSession:
         self.emit("session.turn_ended", "info" if turn.outcome == "ended" else "warning", **fields)
         if self.on_turn_ended is not None and events:
             self.on_turn_ended(events, fields)
-
-
-def _refused(exc: BaseException) -> bool:
-    """Whether a failed connect was refused outright: nothing listens there."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        e = todo.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, ConnectionRefusedError):
-            return True
-        if isinstance(e, BaseExceptionGroup):
-            todo += e.exceptions
-        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
-    return False
 
 
 def _seconds(later: float | None, earlier: float | None) -> float | None:

@@ -96,3 +96,39 @@ def close_reason(exc: trio_websocket.ConnectionClosed) -> str:
     if reason is None:
         return "no close frame"
     return f"code {reason.code}" + (f": {reason.reason}" if reason.reason else "")
+
+
+def connect_failure(url: str, exc: BaseException, *, timeout: float) -> str:
+    """What a failed connect means to a streamer, in one line that names the
+    URL. Nothing listening, or no answer, is nearly always OLV not running
+    (or running on another port): say so, and keep the cause in brackets.
+    A server that answered but refused the WebSocket is running, so the
+    question then is the path."""
+    if isinstance(exc, trio_websocket.ConnectionRejected):
+        status = exc.status_code
+        return f"cannot connect to {url}: the server there answered HTTP {status}: is the path /client-ws or /proxy-ws?"
+    if refused(exc):
+        cause = "Connection refused"
+    elif isinstance(exc, trio_websocket.ConnectionTimeout):
+        cause = f"no answer within {timeout:g} s"
+    else:
+        # trio-websocket's HandshakeError says nothing itself; its cause does.
+        cause = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
+    return f"cannot connect to {url}: is Open-LLM-VTuber running there? ({cause})"
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether a failed connect was refused outright: nothing listens there."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return True
+        if isinstance(e, BaseExceptionGroup):
+            todo += e.exceptions
+        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
+    return False
