@@ -140,7 +140,7 @@ async def test_chat_message_pushes_match_the_dispatched_messages_one_to_one(tmp_
                     if message["type"] == "chat-message":
                         pushed.append((message["author"], message["message"]))
                         assert message["platform"] == "youtube"
-                        assert message["formatted_text"] == f'[YouTube] {message["author"]}: "{message["message"]}"'
+                        assert message["formatted_text"] == f'[YouTube] "{message["author"]}": "{message["message"]}"'
         service.supervisor.stop()
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     dispatched = [(line["author"], line["text"]) for line in lines if line["event"] == "router.dispatched"]
