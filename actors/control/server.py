@@ -10,7 +10,8 @@
 
 Security: it listens on loopback unless told otherwise, and then only with a
 token (checked on every request: `Authorization: Bearer`, or `?token=` where
-a browser cannot set headers). A WebSocket handshake whose `Origin` is not
+a browser cannot set headers). It answers only to a Host header that names
+its own address (`hosts.py`: DNS rebinding). A WebSocket handshake whose `Origin` is not
 on the allow list is refused, so a web page open in the streamer's browser
 cannot drive the service; clients that send no Origin (scripts) are not
 browsers and pass.
@@ -41,6 +42,7 @@ from supervision import ChildContext, ChildState, Supervisor
 
 from ..chat import ChatEvent
 from ..ledger import Fate
+from .hosts import HostGuard, HostPolicy
 from .hub import Client, Hub
 
 if TYPE_CHECKING:
@@ -381,7 +383,8 @@ class ControlSurface:
         config.errorlog = None
         config.graceful_timeout = 2.0
         async with trio.open_nursery() as nursery:
-            app: Any = self.app  # an ASGI app; hypercorn's type names its own protocol
+            guard = HostGuard(self.app, HostPolicy(s.host, s.port), on_refused=self._host_refused)
+            app: Any = guard  # an ASGI app; hypercorn's type names its own protocol
             binds = await nursery.start(functools.partial(serve, app, config, shutdown_trigger=ctx.stopping.wait))
             self.emit("control.listening", urls=list(binds))
             ctx.set_status(" ".join(binds))
@@ -389,6 +392,11 @@ class ControlSurface:
             # Both end on the stop request: hypercorn closes gracefully
             # (connections get graceful_timeout), the pusher at once.
             nursery.start_soon(self._push_status, ctx.stopping)
+
+    def _host_refused(self, host: str | None) -> None:
+        # ascii(): the value is a stranger's, and the text log goes to a terminal.
+        shown = None if host is None else ascii(host[:80])
+        self.emit("control.refused", "warning", why="Host is not this service's address", host=shown)
 
     async def _push_status(self, stopping: trio.Event) -> None:
         while not stopping.is_set():
