@@ -14,7 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.monitors.replay import ReplayCursor, ReplaySource, run_replay
-from actors.monitors.retry import FatalMonitorError, RetriesExhausted, RetryBudget, RetryRule, run_with_retries
+from actors.monitors.retry import (
+    FatalMonitorError,
+    RetriesExhausted,
+    RetryBudget,
+    RetryRule,
+    describe_failure,
+    run_with_retries,
+)
 from supervision import ChildContext
 
 
@@ -337,3 +344,9 @@ async def test_a_big_recording_streams_in_order_through_the_worker_thread(tmp_pa
         ctx._close_held()
         send.close()
     assert got == [f"LCC.{i}" for i in range(20_000)]
+
+
+def test_a_failure_inside_a_nursery_is_described_by_its_leaves():
+    group = ExceptionGroup("Exceptions from Trio nursery (2 sub-exceptions)", [ConnectionError("gone"), KeyError("x")])
+    assert describe_failure(group) == "ConnectionError: gone; KeyError: 'x'"
+    assert describe_failure(TimeoutError()) == "TimeoutError"

@@ -36,6 +36,8 @@ import trio
 
 from supervision import Backoff, ChildContext, backoff_delay
 
+from ..groups import leaves
+
 FIRST_DELAY = 1.0  # s: about a second, for every connection
 MULTIPLIER = 2.0
 JITTER = 0.2  # each wait is shortened by up to this fraction, never lengthened
@@ -99,6 +101,15 @@ def retry_after_of(exc: BaseException) -> float | None:
     return None
 
 
+def describe_failure(exc: BaseException) -> str:
+    """One line for a status or a log: the error's type and text; for an
+    exception group, its leaves' (a nursery's "2 sub-exceptions" says nothing)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(describe_failure(leaf) for leaf in leaves(exc))
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 Attempt = Callable[[Callable[[], None]], Awaitable[None]]
 
 
@@ -129,9 +140,9 @@ async def run_with_retries(
             if delay is None:
                 raise RetriesExhausted(
                     f"{name}: still failing after {rule.max_retries} retries"
-                    f" (at most {rule.retry_interval:g}s apart): {exc}"
+                    f" (at most {rule.retry_interval:g}s apart): {describe_failure(exc)}"
                 ) from exc
             if on_retry is not None:
                 on_retry(budget.failures, delay, exc)
-            ctx.set_status(f"retry {budget.failures}/{rule.max_retries} in {delay:.1f}s: {type(exc).__name__}: {exc}")
+            ctx.set_status(f"retry {budget.failures}/{rule.max_retries} in {delay:.1f}s: {describe_failure(exc)}")
             await trio.sleep(delay)
