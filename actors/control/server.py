@@ -133,17 +133,22 @@ def _error(text: str) -> dict[str, Any]:
 def status_snapshot(service: Service) -> dict[str, Any]:
     fields = service.status_fields()
     router = service.router
-    pending = []
-    for event in service.buffer.pending():
-        pending.append(
-            {
-                "id": event.id,
-                "platform": event.platform.value,
-                "author": event.author.name,
-                "text": event.text,
-                "score": round(router.score(event, trio.current_time()).total, 3),
-            }
-        )
+    now = trio.current_time()
+
+    def entry(event: ChatEvent, state: str) -> dict[str, Any]:
+        return {
+            "id": event.id,
+            "platform": event.platform.value,
+            "author": event.author.name,
+            "text": event.text,
+            "score": round(router.score(event, now).total, 3),
+            "state": state,
+        }
+
+    # Every message the count calls pending, so the list and the count agree:
+    # "starting" ones were handed to the VTuber, which has not begun them yet.
+    pending = [entry(e, "starting" if handed else "waiting") for e, handed in service.buffer.unfated()]
+    again = [entry(e, "again") for e in service.buffer.answering_again()]
     # The YouTube monitor's state in words (live, waiting, stream ended, quota
     # exhausted until when, polling instead of streaming), not just counters.
     youtube = service.youtube_cursor.snapshot() if service.config.monitors.youtube.enabled else None
@@ -151,6 +156,7 @@ def status_snapshot(service: Service) -> dict[str, Any]:
         "service": {k: fields[k] for k in ("uptime_s", "summary", "counts", "balanced")},
         "tree": fields["tree"],
         "pending": pending,
+        "answering_again": again,  # dispatched already: not in the pending count
         "youtube": youtube,
         "chzzk": chzzk_status(service),
     }

@@ -141,8 +141,24 @@ class PendingBuffer:
         return self._input_finished or self._closed
 
     def pending(self) -> list[ChatEvent]:
-        """What is waiting, in arrival order."""
+        """What is waiting in the rooms, in arrival order."""
         return [entry.event for entry in sorted(self._all(), key=lambda e: e.seq)]
+
+    def unfated(self) -> list[tuple[ChatEvent, bool]]:
+        """Everything the ledger counts as pending, as (event, handed_over):
+        what waits in the rooms, and what is checked out to the session but
+        has not started yet (handed_over). Exactly `ledger.pending` of them
+        once the router is between events, so a status that lists these
+        agrees with its own count (the dashboard once showed "pending 1"
+        beside "nothing waiting": a message sent to OLV, not yet started)."""
+        waiting = [(e.event, False) for e in sorted(self._all(), key=lambda e: e.seq)]
+        handed = sorted((e for e in self._in_flight.values() if not e.redo), key=lambda e: e.seq)
+        return [(e.event, True) for e in handed] + waiting
+
+    def answering_again(self) -> list[ChatEvent]:
+        """Paid messages put back after a cut-off answer: already dispatched
+        (not pending), waiting to be answered once more, first in line."""
+        return [e.event for e in self._redo]
 
     def push(self, event: ChatEvent, now: float) -> None:
         """Add an event the ledger has received (it is already pending)."""
