@@ -76,8 +76,13 @@ def free_port() -> int:
 
 def browser_config(tmp_path: Path, port: int) -> Path:
     """The shipped config.toml, sped up, with the control surface on `port`,
-    and Chzzk enabled but not authorised (so it never calls out: it waits)."""
+    and Chzzk enabled but not authorised (so it never calls out: it waits).
+    The bundled demo is refused beside a live monitor, so the demo chat is
+    played as a recording of its own that does not end the run."""
+    shutil.copy(REPO / "actors" / "data" / "demo_chat.jsonl", tmp_path / "demo_chat.jsonl")
     wanted = {
+        ("monitors.replay", "path"): '"demo_chat.jsonl"',
+        ("monitors.replay", "ends_run"): "false",
         ("monitors.replay", "speed"): "20.0",
         ("session", "speaking_time"): "0.3",
         ("control", "port"): str(port),
