@@ -14,6 +14,7 @@ import functools
 from datetime import timedelta
 
 import trio
+import trio.testing
 from fakes.youtube import FakeYouTube, Fault, StreamEndpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -323,3 +324,59 @@ def test_no_schedule_of_faults_restarts_and_outages_emits_twice_or_loses_a_messa
     assert lost(outcome, 1, 1500) == []
     assert outcome.youtube_state is ChildState.RUNNING
     quota_agrees(outcome)
+
+
+def test_a_stream_renewed_while_the_router_is_full_loses_no_page_tail():
+    """Found in review: the renewal timer also covered the hand-over, so a
+    page half sent to a full router lost its tail (its ids already "seen").
+    Now the timer covers only the wait for the next chunk, and what was not
+    handed over is not remembered as seen."""
+    from actors.chat import ChatEvent
+    from actors.monitors.youtube import YouTubeMonitor, YouTubeSettings
+    from supervision import ChildSpec, Restart, Supervisor, SupervisorSpec
+
+    events: list[ChatEvent] = []
+    said: list[str] = []
+
+    async def main() -> None:
+        fake = FakeYouTube(wall_clock=wall, stream_lifetime=None)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(fake.serve)
+            send, receive = trio.open_memory_channel[ChatEvent](0)
+
+            async def slow_router() -> None:
+                async for event in receive:
+                    events.append(event)
+                    await trio.sleep(0.5)
+
+            nursery.start_soon(slow_router)
+            settings = YouTubeSettings(
+                api_key="test-key",
+                video_id=fake.video_id,
+                api_base_url=fake.base_url,
+                use_stream=True,
+                stream_max=30.0,
+                retry_interval=5.0,
+                max_retries=3,
+            )
+            monitor = YouTubeMonitor(settings, send, YouTubeCursor(), emit=lambda *a, **k: None, wall_clock=wall)
+            spec = ChildSpec(id="youtube", target=monitor.run, restart=Restart.PERMANENT)
+            supervisor = Supervisor(SupervisorSpec(id="m", children=[spec]))
+            nursery.start_soon(supervisor.run)
+            await trio.sleep(2)
+            if fake.state != "live":
+                fake.go_live()
+            for burst in range(40):
+                for i in range(10):
+                    said.append(f"m{burst}-{i}")
+                    fake.chat("alice", said[-1])
+                await trio.sleep(7)
+            await trio.sleep(60)
+            supervisor.stop()
+            await supervisor.wait_finished()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    texts = [event.text for event in events]
+    assert [t for t in said if t not in texts] == []
+    assert len(texts) == len(set(texts))

@@ -394,9 +394,18 @@ class YouTubeMonitor:
             cursor.backlog_skipped += len(backlog)
             if backlog:
                 self.emit("youtube.backlog_skipped", count=len(backlog))
-        for event in fresh:
-            await outbox.send(event)
-        cursor.emitted += len(fresh)
+        sent = 0
+        try:
+            for event in fresh:
+                await outbox.send(event)
+                sent += 1
+        finally:
+            # Cancelled while the router was full (a stop, a stream renewal):
+            # what was not handed over is not "seen", and since the page token
+            # moves on only after this page, the next read delivers it again.
+            for event in fresh[sent:]:
+                cursor.seen.pop(event.id)
+            cursor.emitted += sent
 
     def _interval(self, hint: float | None) -> float:
         cursor = self.cursor

@@ -70,47 +70,61 @@ async def stream_once(
     while True:
         await monitor.wait_for_units(ctx, STREAM_COST)
         opened = trio.current_time()
-        with trio.move_on_after(s.stream_max) as renewal:
-            try:
-                async with client.stream("GET", url, params={**params, "key": s.api_key}, timeout=timeout) as response:
-                    if response.status_code >= 400:
-                        body = _json_or_none(await response.aread())
-                        first = body[0] if isinstance(body, list) and body else body
-                        error = monitor.refusal(response, first, STREAM_COST, stream=True)
-                        if error.reason == "quotaExceeded":
-                            continue  # wait_for_units waits for the reset
-                        raise unavailable(error) or error
-                    monitor.charge(STREAM_COST)
-                    if await _read(monitor, response, take):
-                        return  # quotaExceeded inside the stream: the next call waits
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                raise ConnectionError(f"chat stream: {type(exc).__name__}") from None
-            except httpx.TimeoutException:
-                raise TimeoutError(f"no answer from the chat stream within {s.request_timeout:g}s") from None
-            except httpx.TransportError as exc:
-                raise ConnectionError(f"chat stream: {type(exc).__name__}") from None
+        renew_at = opened + s.stream_max
+        renewed = False
+        try:
+            async with client.stream("GET", url, params={**params, "key": s.api_key}, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    body = _json_or_none(await response.aread())
+                    first = body[0] if isinstance(body, list) and body else body
+                    error = monitor.refusal(response, first, STREAM_COST, stream=True)
+                    if error.reason == "quotaExceeded":
+                        continue  # wait_for_units waits for the reset
+                    raise unavailable(error) or error
+                monitor.charge(STREAM_COST)
+                ended, renewed = await _read(monitor, response, take, renew_at)
+                if ended:
+                    return  # quotaExceeded inside the stream: the next call waits
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ConnectionError(f"chat stream: {type(exc).__name__}") from None
+        except httpx.TimeoutException:
+            raise TimeoutError(f"no answer from the chat stream within {s.request_timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise ConnectionError(f"chat stream: {type(exc).__name__}") from None
         # The server closed it (we did not renew it): a stream that keeps
         # closing at once is no stream.
         lasted = trio.current_time() - opened
-        if not renewal.cancelled_caught and monitor.cursor.gate.closed(lasted, monitor.wall()) is not None:
+        if not renewed and monitor.cursor.gate.closed(lasted, monitor.wall()) is not None:
             monitor.stream_fell_back()
         return
 
 
-async def _read(monitor: YouTubeMonitor, response: httpx.Response, take: Take) -> bool:
-    """The body's elements to `take`; True if it ended on a spent quota.
-    The connection is already paid for, so an error in it costs nothing more."""
+async def _read(monitor: YouTubeMonitor, response: httpx.Response, take: Take, renew_at: float) -> tuple[bool, bool]:
+    """The body's elements to `take`, until the server closes the connection
+    or `renew_at`. Returns (ended on a spent quota, renewed by us). The
+    connection is already paid for, so an error in it costs nothing more.
+
+    The renewal deadline covers only the wait for the next chunk, never
+    `take`: cancelling a page half handed to a full router would lose its
+    tail (its ids are already remembered as seen)."""
     reader = JsonArrayReader()
-    async for text in response.aiter_text():
+    chunks = response.aiter_text()
+    while True:
+        with trio.move_on_at(renew_at) as renewal:
+            try:
+                text = await anext(chunks)
+            except StopAsyncIteration:
+                return False, False
+        if renewal.cancelled_caught:
+            return False, True
         for element in reader.feed(text):
             if isinstance(element, dict) and "error" in element:
                 error = parse_error(_code(element), element)
                 if error.reason == "quotaExceeded":
                     monitor.quota_exceeded()
-                    return True
+                    return True, False
                 raise unavailable(error) or error
             await take(element)
-    return False
 
 
 def _code(element: dict[str, Any]) -> int:
