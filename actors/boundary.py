@@ -11,9 +11,9 @@ call `clean_event` on every event they make, so nothing inside the service
 
 Strings get the router's own sanitiser (`router.text.sanitize`: invisible
 and bidi controls out, controls to spaces, NFKC, capped by graphemes), so a
-name and a text are cleaned alike. Amounts are bounded decimals: an amount
-that cannot be read turns a donation into the plain chat it carried, and the
-reason is returned so the caller can log it; the viewer's words are not lost.
+name and a text are cleaned alike. Amounts are bounded decimals: for an
+amount that cannot be read the reason is returned, and every caller (the record reader, the Chzzk and YouTube
+parsers) then skips the event with that reason, logged with its line or id.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ def clean_amount(value: Decimal, currency: str, display: str) -> Amount | str:
 def clean_event(event: ChatEvent) -> tuple[ChatEvent, str | None]:
     """The event with every field cleaned, and what was wrong with it, if anything.
 
-    An amount that cannot be read makes the event the plain chat it carried
-    (kind `chat`, no amount); the second value says why.
+    An amount that cannot be read is taken off (kind `chat`, no amount) and
+    the second value says why; the callers skip such an event with that
+    reason rather than pass a donation off as chat.
     """
     problem: str | None = None
     amount = event.amount

@@ -66,7 +66,10 @@ def parse_time(text: str) -> datetime:
         raise _Bad(f"sent_at {text!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise _Bad(f"sent_at {text!r} has no time zone")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+05:00" has no UTC time
+        raise _Bad(f"sent_at {text!r} is out of range") from None
 
 
 def format_time(when: datetime) -> str:
@@ -167,12 +170,16 @@ def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
 
 
 def parse_raw_line(raw: bytes, lineno: int) -> ChatEvent | RecordError:
-    """One line as read from a file: strict UTF-8 first, so a bad byte costs its line only."""
+    """One line as read from a file: strict UTF-8 first, so a bad byte costs its line only.
+    Total: whatever a line holds, it becomes an event or an error for that line."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return RecordError(lineno, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
-    return parse_line(line, lineno)
+    try:
+        return parse_line(line, lineno)
+    except Exception as exc:  # a case nobody foresaw must still cost this line only
+        return RecordError(lineno, f"not readable ({type(exc).__name__}: {exc})")
 
 
 def read_records(lines: Iterable[str]) -> Iterator[tuple[int, ChatEvent | RecordError]]:

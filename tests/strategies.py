@@ -332,7 +332,17 @@ def hostile_records(draw: st.DrawFn) -> dict[str, Any]:
         "author": {"id": draw(st.one_of(ids, hostile_text)), "name": draw(hostile_text), "roles": []},
         "text": draw(hostile_text),
         "amount": None,
-        "sent_at": "2026-11-24T01:00:00.000Z",
+        "sent_at": draw(
+            st.sampled_from(
+                [
+                    "2026-11-24T01:00:00.000Z",
+                    "0001-01-01T00:00:00+05:00",  # no UTC time: OverflowError, once a whole-file failure
+                    "9999-12-31T23:59:59-05:00",
+                    "2026-11-24T01:00:00",
+                    "yesterday",
+                ]
+            )
+        ),
     }
     if record["kind"] in ("donation", "sticker") or draw(st.booleans()):
         record["amount"] = {

@@ -20,6 +20,7 @@ from actors.monitors.retry import (
     RetryBudget,
     RetryRule,
     describe_failure,
+    retry_after_of,
     run_with_retries,
 )
 from supervision import ChildContext
@@ -70,6 +71,13 @@ def test_a_server_that_says_when_is_obeyed_exactly(failures, retry_after, u):
     for _ in range(failures - 1):
         budget.on_failure(u)
     assert budget.on_failure(u, retry_after) == retry_after
+
+
+def test_a_retry_after_of_a_day_is_taken_as_five_minutes():
+    class Refused(Exception):
+        retry_after = 86_400.0
+
+    assert retry_after_of(Refused()) == 300.0
 
 
 def test_the_first_retry_comes_after_about_a_second_whatever_the_ceiling():
@@ -251,6 +259,7 @@ def hostile_lines() -> list[tuple[bytes, str | None]]:
         (deep.encode(), "nested too deep"),
         (json.dumps(odd_name, ensure_ascii=False).encode(), None),
         (b"[1, 2]", "not a JSON object"),
+        (json.dumps(json.loads(record(91, 1)) | {"sent_at": "0001-01-01T00:00:00+05:00"}).encode(), "out of range"),
         (record(2, 2).encode(), None),
     ]
 
@@ -277,7 +286,7 @@ async def test_a_hostile_recording_costs_each_bad_line_only(autojump_clock, tmp_
     assert [line for line, _ in bad] == [line for line, _ in expected]
     for (_, error), (_, problem) in zip(bad, expected, strict=True):
         assert problem in error
-    assert cursor.emitted == 4 and cursor.bad_lines == 4
+    assert cursor.emitted == 4 and cursor.bad_lines == 5
 
 
 async def test_a_long_line_is_skipped_without_being_read_whole(autojump_clock, tmp_path):

@@ -376,3 +376,11 @@ def test_hostile_names_and_amounts_are_cleaned_where_they_enter():
     )
     skipped = parse_item(huge)
     assert isinstance(skipped, Skip) and "beyond any real donation" in skipped.reason
+
+
+def test_a_time_out_of_range_costs_its_item_only():
+    item = base("LCC.t1", "textMessageEvent", 1, textMessageDetails={"messageText": "hi"})
+    item["snippet"]["publishedAt"] = "0001-01-01T00:00:00+05:00"
+    page = parse_page({"items": [item, base("LCC.t2", "textMessageEvent", 2, **GOOD["textMessageEvent"][1])]})
+    assert [e.id for e in page.events] == ["LCC.t2"]
+    assert [s.item_id for s in page.skipped] == ["LCC.t1"] and "out of range" in page.skipped[0].reason

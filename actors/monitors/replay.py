@@ -169,7 +169,7 @@ async def run_replay(
             file = source.open()
         except OSError as exc:
             raise OSError(f"{source.label}: cannot open it ({exc.strerror or exc})") from None
-        with file, ctx.cancel_on_stop():
+        with file, ctx.cancel_on_stop() as stop:
             send, receive = trio.open_memory_channel[list[Item]](1)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_read, source, file, send)
@@ -193,6 +193,8 @@ async def run_replay(
                                 await hand_over(heapq.heappop(window)[2])
                 while window:
                     await hand_over(heapq.heappop(window)[2])
+        if stop.cancelled_caught:
+            return  # stopped midway: the file did not end
         ctx.set_status(f"{source.label}: {cursor.emitted} records played, {cursor.bad_lines} bad lines skipped")
         emit("replay.finished", file=source.label, emitted=cursor.emitted, bad_lines=cursor.bad_lines)
 

@@ -13,7 +13,8 @@ cost seconds, not a minute, and a long outage must still not hammer anyone:
   turn) ends the outage: the next failure is the first of a new one. The
   budget is for one outage, not for the whole night;
 - an error that says when to come back (`Retry-After`) carries a
-  `retry_after` attribute in seconds, and that wait is obeyed exactly;
+  `retry_after` attribute in seconds, and that wait is obeyed exactly (up
+  to five minutes: a longer one is a misbehaving proxy, not a plan);
 - after `max_retries` retries in one outage the monitor raises
   RetriesExhausted, and its supervisor's backoff takes over: two levels, so
   a short outage is ridden out quietly inside the actor and a long one backs
@@ -93,11 +94,19 @@ class RetryBudget:
         self.failures = 0
 
 
+MAX_SERVER_WAIT = 300.0  # s: a Retry-After beyond this is taken as this much
+
+
 def retry_after_of(exc: BaseException) -> float | None:
-    """The wait an error asks for (`Retry-After`), when it is a sane number."""
+    """The wait an error asks for (`Retry-After`), when it is a sane number.
+
+    Obeyed exactly up to MAX_SERVER_WAIT: a proxy or CDN that says "a day"
+    would otherwise leave Chzzk chat unread for a day, and chat not read is
+    lost for good. Past that cap the next try still comes, and if the
+    server meant it, it says so again."""
     value = getattr(exc, "retry_after", None)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
+        return min(float(value), MAX_SERVER_WAIT)
     return None
 
 

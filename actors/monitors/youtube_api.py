@@ -133,7 +133,10 @@ def parse_time(value: object) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError(f"publishedAt {value!r} has no time zone")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+05:00" has no UTC time
+        raise ValueError(f"publishedAt {value!r} is out of range") from None
 
 
 def parse_page(body: object, *, received_at: float = 0.0) -> Page:
