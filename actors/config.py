@@ -194,8 +194,11 @@ class OlvConfig:
     # The common retry rule (monitors/retry.py): reconnects inside the session,
     # the first after about a second, doubling up to retry_interval; after
     # max_retries failed retries in one outage the supervisor's backoff takes over.
+    # OLV runs on the streamer's own machine: a connection refused there costs
+    # nothing, so the ceiling is short (measured against a real OLV 1.2.1 down
+    # for 8.5 s: back 4.8 s after it with 30 s, within 2.7 s with 5 s).
     max_retries: int = attrs.field(default=10, validator=at_least(0))
-    retry_interval: float = attrs.field(default=30.0, validator=greater_than(0))
+    retry_interval: float = attrs.field(default=5.0, validator=greater_than(0))
 
     def __attrs_post_init__(self) -> None:
         if self.silence_timeout <= self.heartbeat_every:
