@@ -154,7 +154,7 @@ class Service:
         if config.archive.path:
             self.archive = Archive(config.base_dir / config.archive.path)
             self.ledger.listeners.append(self.archive)
-        self.router = Router(self.ledger, config.router.routing())
+        self.router = Router(self.ledger, config.router.routing(), emit=log.emit)
         self.buffer = self.router.buffer
         self.chat_send, self.chat_recv = trio.open_memory_channel[ChatEvent](config.router.inbox_size)
         self.templates = config.session.templates.prompt_templates()

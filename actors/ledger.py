@@ -62,10 +62,11 @@ class Ledger:
         self.dispatched += 1
         self._tell(event, Fate.DISPATCHED, None, detail)
 
-    def drop(self, event: ChatEvent, reason: str) -> None:
+    def drop(self, event: ChatEvent, reason: str, detail: Mapping[str, Any] | None = None) -> None:
+        """`detail` may say why, e.g. {"error": "ValueError: ..."} for reason `error`."""
         self._leave_pending()
         self.dropped[reason] += 1
-        self._tell(event, Fate.DROPPED, reason)
+        self._tell(event, Fate.DROPPED, reason, detail)
 
     @property
     def balanced(self) -> bool:

@@ -84,9 +84,11 @@ class StatusLog:
             fields["reason"] = reason
         if "total" in detail:
             fields["score"] = dict(detail)  # why this message won: every part of its score
+        if "error" in detail:
+            fields["error"] = detail["error"]  # a stage failed on this message: what it raised
         fields["author"] = event.author.name
         fields["text"] = event.text
-        self.emit(f"router.{fate.value}", **fields)
+        self.emit(f"router.{fate.value}", "warning" if "error" in detail else "info", **fields)
 
 
 # ---- the text rendering ------------------------------------------------------
@@ -113,7 +115,8 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
     if event.startswith("router."):
         fate = event.removeprefix("router.")
         reason = f":{f['reason']}" if "reason" in f else ""
-        return f"{mark} router    {fate}{reason} {f['id']} {f['author']}: {_short(f['text'], 50)}"
+        error = f" ({_short(f['error'], 80)})" if f.get("error") else ""
+        return f"{mark} router    {fate}{reason} {f['id']} {f['author']}: {_short(f['text'], 50)}{error}"
     if event.startswith("supervision."):
         said = _render_supervision(event.removeprefix("supervision."), f)
         return f"{mark} {said}" if said else ""

@@ -388,16 +388,59 @@ def test_finish_input_lets_the_session_drain_and_close_drops_the_rest():
     assert router.ledger.balanced
 
 
-def test_a_failing_filter_gives_the_event_in_hand_a_fate():
-    router = make_router()
+def test_a_filter_that_fails_on_one_event_drops_it_with_the_cause_and_routing_goes_on():
+    fates: list = []
+    router = make_router(fates=fates)
+    check = router.filters.check
 
-    def broken(event, text, key):
-        raise ValueError("bug")
+    def broken_on_m0(event, text, key):
+        if event.id == "m0":
+            raise ValueError("bug")
+        return check(event, text, key)
 
-    router.filters.check = broken  # type: ignore[method-assign]
-    with pytest.raises(ValueError, match="bug"):
-        route_all(router, chat("m0", "a", "hello"))
+    router.filters.check = broken_on_m0  # type: ignore[method-assign]
+    route_all(router, chat("m0", "a", "hello"), chat("m1", "b", "hello there"))  # does not raise
     assert router.ledger.to_dict()["dropped"] == {"error": 1}
+    assert [(e.id, fate.value, reason, dict(detail)) for e, fate, reason, detail in fates] == [
+        ("m0", "dropped", "error", {"error": "ValueError: bug"})
+    ]
+    assert [e.id for e in router.buffer.pending()] == ["m1"]
+    assert router.ledger.balanced and router.ledger.pending == 1
+
+
+def test_an_event_that_cannot_be_scored_is_dropped_with_the_cause_and_not_left_pending():
+    """Scoring happens in the buffer's push: a failure there used to leave the
+    event counted pending and nowhere at all."""
+    router = make_router()
+    static = router.static
+
+    def broken_on_m1(event):
+        if event.id == "m1":
+            raise ArithmeticError("overflow")
+        return static(event)
+
+    router.static = broken_on_m1  # type: ignore[method-assign]
+    route_all(router, chat("m0", "a", "one"), chat("m1", "b", "two"), chat("m2", "c", "three"))
+    assert router.ledger.to_dict()["dropped"] == {"error": 1}
+    assert [e.id for e in router.buffer.pending()] == ["m0", "m2"]
+    assert router.ledger.balanced and router.ledger.pending == 2
+
+
+def test_an_event_whose_breakdown_fails_at_pull_is_dropped_and_the_next_one_is_served():
+    router = make_router()
+    route_all(router, chat("m0", "a", "hello?"), chat("m1", "b", "hi"))
+    breakdown = router.breakdown
+    best = router.buffer._ranked(router.buffer._all(), 1.0)[0].event.id
+
+    def broken_on_best(event, now):
+        if event.id == best:
+            raise ValueError("no breakdown")
+        return breakdown(event, now)
+
+    router.breakdown = broken_on_best  # type: ignore[method-assign]
+    taken = router.buffer.take(1.0)
+    assert [p.event.id for p in taken] == [{"m0": "m1", "m1": "m0"}[best]]
+    assert router.ledger.to_dict()["dropped"] == {"error": 1} and router.ledger.dispatched == 1
     assert router.ledger.balanced and router.ledger.pending == 0
 
 

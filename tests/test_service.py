@@ -251,8 +251,9 @@ def test_monitors_that_give_up_end_the_run_with_exit_1_and_say_why(tmp_path):
     assert not [line for line in lines if line["event"].endswith("restart_scheduled")]
 
 
-def test_a_router_that_breaks_and_is_stopped_while_backing_off_loses_nothing(tmp_path):
-    """Final accounting does not depend on a live router incarnation."""
+def test_a_router_step_that_fails_on_one_message_drops_it_with_the_cause_and_goes_on(tmp_path):
+    """Not a restart: the router's state outlives incarnations anyway, and a
+    run of such messages would count against the root's restart intensity."""
     config = config_for(tmp_path, chat_file(tmp_path, 30, gap=0.5))
     seen = []
 
@@ -268,6 +269,35 @@ def test_a_router_that_breaks_and_is_stopped_while_backing_off_loses_nothing(tmp
         service.router.filters.check = breaks_on_the_fifth  # type: ignore[method-assign]
         return configured_monitors(service)
 
+    code, lines, _ = run_service(config, monitors=monitors)
+    assert code == 0
+    assert not [line for line in lines if line.get("child") == "router" and "restart" in line["event"]]
+    counts = lines[-1]["counts"]
+    assert counts["received"] == 30 and counts["dropped"]["error"] == 1
+    assert counts["pending"] == 0
+    assert_balanced(counts)
+    [dropped] = [line for line in lines if line["event"] == "router.dropped" and line["reason"] == "error"]
+    assert dropped["id"] == seen[4] and dropped["error"] == "RuntimeError: router bug"
+    assert dropped["level"] == "warning"
+    emitted = sum(1 for line in lines if line["event"].startswith("router."))
+    assert emitted == counts["received"]
+
+
+def test_a_router_that_breaks_and_is_stopped_while_backing_off_loses_nothing(tmp_path):
+    """Final accounting does not depend on a live router incarnation."""
+    config = config_for(tmp_path, chat_file(tmp_path, 30, gap=0.5))
+
+    def monitors(service: Service) -> list[ChildSpec]:
+        expire = service.buffer.expire
+
+        def breaks_at_two_seconds(now):
+            if 2.0 <= now < 3.0:
+                raise RuntimeError("router bug")  # the actor's own loop, not one message
+            return expire(now)
+
+        service.buffer.expire = breaks_at_two_seconds  # type: ignore[method-assign]
+        return configured_monitors(service)
+
     async def terminate():
         await trio.sleep(2.25)  # the router broke at t=2 and backs off for 0.5 s
         signal.raise_signal(signal.SIGTERM)
@@ -277,7 +307,6 @@ def test_a_router_that_breaks_and_is_stopped_while_backing_off_loses_nothing(tmp
     router_events = [line["event"] for line in lines if line.get("child") == "router"]
     assert "supervision.child.restart_scheduled" in router_events
     counts = lines[-1]["counts"]
-    assert counts["dropped"]["error"] == 1
     assert counts["pending"] == 0
     assert_balanced(counts)
     # Everything the replay sent before the stop was received and given a fate.

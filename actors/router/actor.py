@@ -26,6 +26,12 @@ from .buffer import PendingBuffer
 from .filters import BoundedLRU, FilterChain, FilterSettings, spam_filterable
 from .priority import DEFAULT_RATES, Score, Weights, score
 
+Emit = Callable[..., None]
+
+
+def _no_log(event: str, level: str = "info", **fields: Any) -> None:
+    pass
+
 
 @attrs.frozen
 class RoutingSettings:
@@ -50,7 +56,7 @@ class _PendingFacts:
 class Router:
     """Routing state that outlives router incarnations (like the buffer)."""
 
-    def __init__(self, ledger: Ledger, settings: RoutingSettings) -> None:
+    def __init__(self, ledger: Ledger, settings: RoutingSettings, *, emit: Emit = _no_log) -> None:
         self.ledger = ledger
         self.buffer = PendingBuffer(
             settings.capacity,
@@ -70,6 +76,11 @@ class Router:
         # (for flood purges) and whether it was its author's first message
         # (for the score). Kept only while the message pends.
         self._pending: dict[tuple[Platform, str], _PendingFacts] = {}
+        # The event being routed (and its sanitised copy), and whether it has
+        # its fate yet: if a step raises, it must end with exactly one.
+        self._in_hand: list[ChatEvent] = []
+        self._in_hand_fated = False
+        self.emit = emit
         ledger.listeners.append(self._on_fate)
 
     # ---- scoring ----------------------------------------------------------------
@@ -129,6 +140,8 @@ class Router:
         self._answered_at.note(event.author.id, now)
 
     def _on_fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
+        if any(event is e for e in self._in_hand):
+            self._in_hand_fated = True
         # Only pending ids are kept. A filtered event never was pending, and
         # its id may be a resend of one that is: leave that one's flag alone.
         if fate is not Fate.FILTERED:
@@ -137,13 +150,25 @@ class Router:
     # ---- routing ----------------------------------------------------------------
 
     def route(self, event: ChatEvent, now: float) -> None:
-        """Receive one event and give it its first step: filtered, or pending."""
+        """Receive one event and give it its first step: filtered, or pending.
+
+        Never raises for one bad event: if a step fails on it (a filter, its
+        score), it is dropped with reason `error` and the cause, and routing
+        goes on with the next. A restart would not help: the router's state
+        outlives incarnations, and a run of such events would count against
+        the root's restart intensity and could stop the whole service."""
         self.ledger.receive(event)
+        self._in_hand, self._in_hand_fated = [event], False
         try:
-            reason, event = self._decide(event, now)
-        except Exception:
-            self.ledger.drop(event, "error")  # the event in hand keeps its fate
-            raise
+            self._route(event, now)
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            self._in_hand = []
+
+    def _route(self, event: ChatEvent, now: float) -> None:
+        reason, event = self._decide(event, now)
+        self._in_hand.append(event)  # the sanitised copy is the one that gets its fate
         if reason is None:
             self.buffer.push(event, now)
         else:
@@ -153,6 +178,16 @@ class Router:
                 # Only what the spam filters apply to: a paid message that
                 # happens to say "ㅋㅋㅋ" is still paid for.
                 self.buffer.purge(lambda e: spam_filterable(e) and self._key_of(e) == key, reason="flood")
+
+    def _failed(self, exc: Exception) -> None:
+        """A step raised on the event in hand: it gets `dropped:error` unless
+        it already has its fate or waits in the buffer (a later step failed)."""
+        error = f"{type(exc).__name__}: {exc}"
+        event = self._in_hand[-1]
+        if not self._in_hand_fated and not self.buffer.holds(event):
+            self.ledger.drop(event, "error", {"error": error})
+        else:
+            self.emit("router.step_failed", "error", id=event.id, error=error)
 
     def _decide(self, event: ChatEvent, now: float) -> tuple[str | None, ChatEvent]:
         text = textlib.sanitize(event.text, max_graphemes=self.settings.max_graphemes) if event.text else ""

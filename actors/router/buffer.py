@@ -165,8 +165,10 @@ class PendingBuffer:
         if self.input_finished:
             self._ledger.drop(event, "shutdown")
             return
+        # Scored before anything changes: if scoring raises, the event is
+        # not here and the caller gives it its fate (dropped:error).
+        entry = _Entry(event, self._seq + 1, self._ranker.static(event), event.is_paid)
         self._seq += 1
-        entry = _Entry(event, self._seq, self._ranker.static(event), event.is_paid)
         if entry.paid:
             self._paid.append(entry)
             self._oldest_paid = min(self._oldest_paid, event.received_at)
@@ -174,13 +176,20 @@ class PendingBuffer:
             self._chat.append(entry)
             self._oldest_chat = min(self._oldest_chat, event.received_at)
         expired = self._take_expired(now)
-        evicted = self._over_capacity(now)
-        if evicted is not None:
-            self._remove(evicted)
-        self._changed.unpark_all()
-        self._record_drops(expired, "expired")
+        evicted = None
+        try:
+            evicted = self._over_capacity(now)
+            if evicted is not None:
+                self._remove(evicted)
+        finally:  # what expired has left the rooms: its fate is recorded whatever happens
+            self._changed.unpark_all()
+            self._record_drops(expired, "expired")
         if evicted is not None:
             self._ledger.drop(evicted.event, "overflow")
+
+    def holds(self, event: ChatEvent) -> bool:
+        """Whether this very event waits in a room or is checked out."""
+        return any(e.event is event for e in (*self._all(), *self._in_flight.values()))
 
     def take(self, now: float, *, batch: int = 1) -> list[Picked]:
         """The next turn, counted as dispatched: the best message, or in digest
@@ -214,7 +223,8 @@ class PendingBuffer:
             self._in_flight[id(entry.event)] = entry
             picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
             self._changed.unpark_all()
-        elif self._chat or self._paid:
+        failed: list[tuple[_Entry, str]] = []
+        while not picked and (self._chat or self._paid):
             ranked = self._ranked(self._all(), now)
             best = ranked[0]
             group = [best]
@@ -222,10 +232,17 @@ class PendingBuffer:
                 group += [e for e in ranked[1:] if _is_plain(e.event)][: batch - 1]
             for entry in group:
                 self._remove(entry)
+                try:
+                    breakdown = self._ranker.breakdown(entry.event, now)
+                except Exception as exc:  # one message that cannot be scored costs only itself
+                    failed.append((entry, f"{type(exc).__name__}: {exc}"))
+                    continue
                 self._in_flight[id(entry.event)] = entry
-                picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
+                picked.append(Picked(entry.event, breakdown))
             self._changed.unpark_all()
         self._record_drops(expired, "expired")
+        for entry, error in failed:
+            self._ledger.drop(entry.event, "error", {"error": error})
         return picked
 
     async def pull_checkout(self, *, batch: int = 1) -> list[Picked]:
@@ -297,11 +314,14 @@ class PendingBuffer:
         """Put back after a cut-off answer, not yet answered again."""
         return len(self._redo)
 
-    def lose(self, picked: list[Picked], reason: str) -> None:
-        """Checked out and handed over, but its turn can no longer be seen
-        (see the OLV session's orphans): dropped with `reason`."""
+    def lose(self, picked: list[Picked], reason: str, detail: dict[str, str] | None = None) -> None:
+        """Checked out, and its turn can no longer be seen (see the OLV
+        session's orphans) or never can be (the session failed to put it
+        to the VTuber: reason `error`, with `detail`): dropped with `reason`."""
         lost = [e for e in (self._in_flight.pop(id(p.event), None) for p in picked) if e is not None]
-        self._record_drops([e for e in lost if not e.redo], reason)
+        for entry in lost:
+            if not entry.redo:
+                self._ledger.drop(entry.event, reason, detail)
 
     @property
     def in_flight(self) -> int:

@@ -17,6 +17,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer
+from .failures import report_turn_ended, turn_failed
 from .prompt import format_turn as default_format_turn
 
 Emit = Callable[..., None]
@@ -41,37 +42,58 @@ async def run_console_session(
         picked = None
         with ctx.cancel_on_stop():
             try:
-                picked = await buffer.pull(batch=batch)
+                # Checked out, not yet dispatched: if putting it to the VTuber
+                # fails, it is dropped with the cause instead (see below).
+                picked = await buffer.pull_checkout(batch=batch)
             except trio.EndOfChannel:
                 ctx.set_status(f"all input spoken after {turns} turns")
                 return
         if picked is None:
             break  # stopped while idle
-        # A turn pulled just as the stop came is already dispatched: speak it.
-        turns += 1
-        started = trio.current_time()
+        # A turn pulled just as the stop came is already ours: speak it.
         events = [p.event for p in picked]
-        fields: dict[str, Any] = {
-            "id": events[0].id,
-            "ids": [e.id for e in events],
-            "platform": events[0].platform.value,
-            "text": format_turn(events),
-        }
-        emit("session.turn_started", **fields)
-        ctx.set_status(f"speaking (turn {turns})")
-        interrupted = True
         try:
-            await trio.sleep(speaking_time)
-            interrupted = False
-        finally:
-            ended: dict[str, Any] = {
-                "id": events[0].id,
-                "outcome": "cut_off" if interrupted else "ended",
-                "reply": None,  # the console has no AI
-                "duration_s": round(trio.current_time() - started, 3),
-                "interrupted": interrupted,
-            }
-            emit("session.turn_ended", "warning" if interrupted else "info", **ended)
-            if on_turn_ended is not None:
-                on_turn_ended(events, ended)
+            text = format_turn(events)
+        except Exception as exc:
+            # One message that cannot be put into words costs only itself.
+            turn_failed(buffer, picked, exc, emit)
+            continue
+        buffer.confirm(picked, trio.current_time())
+        turns += 1
+        await _speak(ctx, events, text, turns, speaking_time=speaking_time, emit=emit, on_turn_ended=on_turn_ended)
     ctx.set_status(f"stopped after {turns} turns")
+
+
+async def _speak(
+    ctx: ChildContext,
+    events: list[ChatEvent],
+    text: str,
+    turns: int,
+    *,
+    speaking_time: float,
+    emit: Emit,
+    on_turn_ended: TurnEnded | None,
+) -> None:
+    started = trio.current_time()
+    fields: dict[str, Any] = {
+        "id": events[0].id,
+        "ids": [e.id for e in events],
+        "platform": events[0].platform.value,
+        "text": text,
+    }
+    emit("session.turn_started", **fields)
+    ctx.set_status(f"speaking (turn {turns})")
+    interrupted = True
+    try:
+        await trio.sleep(speaking_time)
+        interrupted = False
+    finally:
+        ended: dict[str, Any] = {
+            "id": events[0].id,
+            "outcome": "cut_off" if interrupted else "ended",
+            "reply": None,  # the console has no AI
+            "duration_s": round(trio.current_time() - started, 3),
+            "interrupted": interrupted,
+        }
+        emit("session.turn_ended", "warning" if interrupted else "info", **ended)
+        report_turn_ended(on_turn_ended, events, ended, emit)

@@ -39,6 +39,7 @@ from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..monitors.retry import RetryRule, run_with_retries
 from ..router.buffer import PendingBuffer, Picked
+from .failures import report_turn_ended, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 
@@ -285,7 +286,12 @@ class OlvSession:
     async def _turn(self, ctx: ChildContext, conn: Connection, picked: list[Picked]) -> bool:
         """One message's turn; True if it ended as it should (OLV is proven alive)."""
         events = [p.event for p in picked]
-        text = self.format_turn(events)
+        try:
+            text = self.format_turn(events)
+        except Exception as exc:
+            # Nothing was sent: the message costs only itself (dropped:error).
+            turn_failed(self.buffer, picked, exc, self.emit)
+            return False
         machine = conn.turns
         confirmed = sent = False
 
@@ -319,7 +325,7 @@ class OlvSession:
                 await self._interrupt_at_once(conn)
             raise
         finally:
-            self._turn_over(ctx, conn, picked, turn, confirmed=confirmed, sent=sent)
+            self._turn_over(ctx, conn, picked, turn, text, confirmed=confirmed, sent=sent)
         if turn.outcome == "lost" and not ctx.stopping.is_set():
             self.emit("session.turn_lost", "warning", id=events[0].id, waited_s=self.settings.timing.start_timeout)
             raise OlvError(
@@ -339,13 +345,21 @@ class OlvSession:
             self.emit("session.interrupted", "warning", reason="stopped", heard=message["text"])
 
     def _turn_over(
-        self, ctx: ChildContext, conn: Connection, picked: list[Picked], turn: Turn, *, confirmed: bool, sent: bool
+        self,
+        ctx: ChildContext,
+        conn: Connection,
+        picked: list[Picked],
+        turn: Turn,
+        text: str,
+        *,
+        confirmed: bool,
+        sent: bool,
     ) -> None:
         """Give every message of the turn its due, however the turn ended."""
         events = [p.event for p in picked]
         if not confirmed:
             if sent and (turn.outcome == "lost" or self._broken) and not ctx.stopping.is_set():
-                self._orphan(conn, picked, turn)
+                self._orphan(picked, turn, text)
             else:
                 # It never started and cannot start any more (a direct
                 # session dies with its connection): it may wait again.
@@ -369,7 +383,7 @@ class OlvSession:
             return
         self._turn_ended(events, turn)
 
-    def _orphan(self, conn: Connection, picked: list[Picked], turn: Turn) -> None:
+    def _orphan(self, picked: list[Picked], turn: Turn, text: str) -> None:
         """Our text-input went out and never started. In direct `client-ws`
         mode the session dies with the connection, so it can simply wait
         again. Through the proxy it cannot: the proxy keeps its queue until
@@ -398,7 +412,6 @@ class OlvSession:
         if self.settings.mode is not Mode.PROXY_WS:
             self.buffer.give_back(picked, trio.current_time())
             return
-        text = self.format_turn([p.event for p in picked])
         self._orphans.append(_Orphan(picked, text))
         self.emit(
             "session.turn_orphaned",
@@ -520,8 +533,7 @@ class OlvSession:
     def _turn_ended(self, events: Sequence[ChatEvent], turn: Turn) -> None:
         fields = self._fields(events, turn)
         self.emit("session.turn_ended", "info" if turn.outcome == "ended" else "warning", **fields)
-        if self.on_turn_ended is not None and events:
-            self.on_turn_ended(events, fields)
+        report_turn_ended(self.on_turn_ended, events, fields, self.emit)
 
 
 def _seconds(later: float | None, earlier: float | None) -> float | None:
