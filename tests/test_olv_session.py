@@ -415,7 +415,7 @@ def test_the_retry_settings_are_checked_by_name(key, value):
 def test_the_retry_settings_reach_the_session():
     config = parse_config("[session]\nkind = 'olv'\nturn_grace = 7.0\n[session.olv]\nmax_retries = 3\n", env={})
     settings = config.session.olv.settings(batch=1, stop_grace=config.session.turn_grace)
-    assert settings.retry.max_retries == 3 and settings.retry.retry_interval == 30.0
+    assert settings.retry.max_retries == 3 and settings.retry.retry_interval == 5.0
     assert settings.stop_grace == 7.0
 
 
