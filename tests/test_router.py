@@ -636,3 +636,18 @@ def test_a_put_back_message_is_first_and_only_once():
     assert not buffer.put_back(again)  # once
     assert buffer.take(2.0)[0].event is not picked[0].event
     assert ledger.dispatched == 2 and ledger.balanced
+
+
+def test_a_resend_of_a_waiting_message_is_a_duplicate_even_when_the_id_memory_forgot_it():
+    """Found by Hypothesis (test_the_cached_ranking_equals_the_full_score): with
+    the id memory full, a resend became a second pending entry under the same
+    id, and the first one's fate took the other's first-message bonus along."""
+    settings = attrs.evolve(SETTINGS, dedupe_ids=2, capacity=20, filters=FilterSettings(rate_per_minute=0.0))
+    router = make_router(settings)
+    route_all(router, chat("m0", "alice", "first time here, hi", at=0))
+    route_all(router, *(chat(f"x{i}", f"viewer{i}", f"message {i}", at=1 + i) for i in range(5)))
+    route_all(router, chat("m0", "alice", "first time here, hi", at=7))  # the platform resends it
+    assert [e.id for e in router.buffer.pending()].count("m0") == 1
+    assert router.ledger.to_dict()["filtered"] == {"duplicate": 1}
+    [waiting] = [e for e in router.buffer.pending() if e.id == "m0"]
+    assert dict(router.score(waiting, 7).parts)["first_message"] == settings.weights.first_message

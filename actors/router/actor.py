@@ -205,7 +205,13 @@ class Router:
                 )
             return ("duplicate" if self.filters.recent_ids.seen_before(event) else "moderation"), event
         key = textlib.comparison_key(text)
-        reason = self.filters.check(event, text, key)
+        if (event.platform, event.id) in self._pending:
+            # A resend of a message that still waits, although the bounded id
+            # memory already forgot it: one id, one pending entry (the facts
+            # below are kept per id, and the platform's id is unique).
+            reason: str | None = "duplicate"
+        else:
+            reason = self.filters.check(event, text, key)
         if reason is None:
             first = event.author.id not in self._seen_authors
             self._pending[(event.platform, event.id)] = _PendingFacts(key, first)
