@@ -356,3 +356,64 @@ async def test_a_stop_at_once_still_tells_olv_what_was_heard(autojump_clock):
     assert [during for _, during in fake.interrupts] == [True]
     assert fake.interrupts[0][0].startswith("First part.")
     assert fake.turns[0].outcome == "interrupted"
+
+
+async def test_a_break_first_seen_by_a_send_while_queued_never_speaks_the_message_twice(autojump_clock, monkeypatch):
+    """Found in review: through the proxy, our message waits QUEUED behind
+    another client's turn; the socket breaks and the first to notice is our
+    own send (the watchdog's playback-complete), before the reader. The
+    message still sits in the proxy's queue, so it must be an orphan, never
+    given back and sent again."""
+    import json
+
+    from trio_websocket import CloseReason, ConnectionClosed, open_websocket_url
+
+    from actors.session import olv_connection
+    from actors.session.olv_protocol import PLAYBACK_COMPLETE, Phase
+
+    fake = FakeOlv(attrs.evolve(ECHO, volumes=200), enable_proxy=True)
+    h = harness(fake)
+    real_send = olv_connection.Connection.send
+    failed: list[float] = []
+
+    async def send(self, message):
+        if message == PLAYBACK_COMPLETE and self.turns.phase is Phase.QUEUED and not failed:
+            failed.append(trio.current_time())
+
+            async def reset(data):  # what trio-websocket raises on a write to a dead socket
+                raise ConnectionClosed(CloseReason(1006, None))
+
+            self.ws.send_message = reset
+        await real_send(self, message)
+
+    monkeypatch.setattr(olv_connection.Connection, "send", send)
+
+    async def typer(url, task_status=trio.TASK_STATUS_IGNORED):
+        async with open_websocket_url(url, max_message_size=64 * 2**20) as ws, trio.open_nursery() as inner:
+
+            async def drain():
+                while True:
+                    await ws.get_message()
+
+            inner.start_soon(drain)
+            task_status.started()
+            for i in range(3):
+                await trio.sleep(0.01)
+                await ws.send_message(json.dumps({"type": "text-input", "text": f"typed line {i}", "images": []}))
+            await trio.sleep_forever()  # stays connected: the proxy keeps its queue
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.serve)
+        await nursery.start(fake_frontend, fake.url("/proxy-ws"))
+        supervisor = supervised(h.session(Mode.PROXY_WS, timing=attrs.evolve(TIMING, watchdog_margin=0.0)))
+        nursery.start_soon(supervisor.run)
+        await trio.sleep(0.5)
+        await nursery.start(typer, fake.url("/proxy-ws"))
+        await trio.sleep(0.5)
+        h.router.route(chats(1)[0], trio.current_time())
+        h.router.buffer.finish_input()
+        await trio.sleep(200)
+        nursery.cancel_scope.cancel()
+    assert failed, "the scenario did not happen: no send while QUEUED"
+    assert Counter(t.text for t in fake.turns)[format_turn(chats(1))] == 1
+    assert h.ledger.balanced

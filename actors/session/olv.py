@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -37,7 +37,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent, Kind
 from ..groups import leaves
-from ..monitors.retry import RetryRule, run_with_retries
+from ..monitors.retry import RetryRule, describe_failure, run_with_retries
 from ..router.buffer import PendingBuffer, Picked
 from .failures import report_turn_ended, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
@@ -105,7 +105,6 @@ class OlvSession:
         self._history_reset_at = 0  # turns_done at the last create-new-history
         self._orphans: list[_Orphan] = []  # outlive connections, like the proxy's queue
         self._conn: Connection | None = None
-        self._broken = False  # the current connection failed (its socket is no use)
         self._stop_deadline = math.inf
 
     async def run(self, ctx: ChildContext) -> None:
@@ -134,7 +133,7 @@ class OlvSession:
             raise
 
     def _on_retry(self, attempt: int, delay: float, exc: Exception) -> None:
-        self.emit("session.retry", "warning", attempt=attempt, delay_s=round(delay, 3), error=str(exc))
+        self.emit("session.retry", "warning", attempt=attempt, delay_s=round(delay, 3), error=describe_failure(exc))
 
     async def _watch_stop(self, ctx: ChildContext, everything: trio.CancelScope) -> None:
         await ctx.stopping.wait()
@@ -170,13 +169,13 @@ class OlvSession:
                 disconnect_timeout=1.0,
             ) as ws:
                 conn = Connection(ws, OlvTurns(s.mode, s.timing), on_alive=delivered)
-                self._conn, self._broken = conn, False
+                self._conn = conn
                 connected_at = trio.current_time()
                 self.emit("session.connected", url=s.url, mode=s.mode.value, orphans=len(self._orphans))
                 try:
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._watch, conn.read_forever(self.emit))
-                        nursery.start_soon(self._watch, conn.heartbeat_forever(s.heartbeat_every, s.silence_timeout))
+                        nursery.start_soon(conn.read_forever, self.emit)
+                        nursery.start_soon(conn.heartbeat_forever, s.heartbeat_every, s.silence_timeout)
                         await self._turn_loop(ctx, conn, delivered)
                         nursery.cancel_scope.cancel()
                 finally:
@@ -184,6 +183,13 @@ class OlvSession:
                     conn.turns.closed(trio.current_time())
                     self._settle_orphans(conn)
                     self.emit("session.disconnected", connected_s=round(trio.current_time() - connected_at, 3))
+        except trio_websocket.DisconnectionTimeout as exc:
+            # Raised from the socket's exit when OLV is slow to answer our
+            # close (it subclasses HandshakeError, but this is no failure to
+            # connect). With nothing in flight the work had ended normally.
+            if exc.__context__ is None:
+                return
+            raise OlvError(f"the connection ended ({describe_failure(exc.__context__)})") from None
         except (OSError, trio_websocket.HandshakeError) as exc:
             if refused(exc) and self._orphans:
                 # Nobody listens: OLV itself is down, and its proxy's queue
@@ -195,15 +201,6 @@ class OlvSession:
             olv_errors, rest = group.split(OlvError)
             if olv_errors is not None and rest is None:
                 raise leaves(olv_errors)[0] from None
-            raise
-
-    async def _watch(self, work: Awaitable[None]) -> None:
-        """Run the reader or the heartbeat; note when the connection failed,
-        so nobody tries to send on it any more."""
-        try:
-            await work
-        except OlvError:
-            self._broken = True
             raise
 
     async def _turn_loop(self, ctx: ChildContext, conn: Connection, delivered: Callable[[], None]) -> None:
@@ -321,10 +318,15 @@ class OlvSession:
             ctx.set_status("waiting for OLV to start the turn")
             await self._drive(ctx, conn, turn, on_start)
         except BaseException:
-            if machine.mine is turn and machine.phase is Phase.IN_TURN and not self._broken:
+            if machine.mine is turn and machine.phase is Phase.IN_TURN and not conn.broken:
                 await self._interrupt_at_once(conn)
             raise
         finally:
+            if not confirmed and turn.started_at is not None:
+                # OLV started it (the reader saw our chain-start) but the
+                # break or the stop came before _drive looked: the machine,
+                # not our loop, says whether it started.
+                on_start(turn)
             self._turn_over(ctx, conn, picked, turn, text, confirmed=confirmed, sent=sent)
         if turn.outcome == "lost" and not ctx.stopping.is_set():
             self.emit("session.turn_lost", "warning", id=events[0].id, waited_s=self.settings.timing.start_timeout)
@@ -339,10 +341,15 @@ class OlvSession:
         """Cancelled mid-turn (a stop at once, or the grace ran out): the
         socket is about to close, and OLV would keep in its memory the whole
         answer the audience never heard. One short, shielded send fixes that."""
+        turn = conn.turns.mine
         message = conn.turns.interrupt(trio.current_time())
+        delivered = False
         with trio.move_on_after(HARD_STOP_INTERRUPT_S, shield=True), contextlib.suppress(OlvError):
             await conn.send(message)
+            delivered = True
             self.emit("session.interrupted", "warning", reason="stopped", heard=message["text"])
+        if not delivered and turn is not None and turn.outcome == "interrupted":
+            turn.outcome = "running"  # OLV never heard the interrupt: the turn was cut off, not interrupted
 
     def _turn_over(
         self,
@@ -358,7 +365,7 @@ class OlvSession:
         """Give every message of the turn its due, however the turn ended."""
         events = [p.event for p in picked]
         if not confirmed:
-            if sent and (turn.outcome == "lost" or self._broken) and not ctx.stopping.is_set():
+            if sent and (turn.outcome == "lost" or conn.broken) and not ctx.stopping.is_set():
                 self._orphan(picked, turn, text)
             else:
                 # It never started and cannot start any more (a direct

@@ -42,6 +42,9 @@ class Connection:
         self.ws = ws
         self.turns = turns
         self.last_heard = trio.current_time()
+        # Set by whichever of send, the reader or the heartbeat first finds the
+        # socket dead: a message our turn sent then may still sit in the proxy.
+        self.broken = False
         self._on_alive = on_alive  # a heartbeat-ack came: the connection is proven alive
         self._news = trio.lowlevel.ParkingLot()
 
@@ -49,6 +52,7 @@ class Connection:
         try:
             await self.ws.send_message(json.dumps(message, ensure_ascii=False))
         except trio_websocket.ConnectionClosed as exc:
+            self.broken = True
             raise OlvError(f"OLV closed the connection ({close_reason(exc)})") from None
 
     async def read_forever(self, emit: Emit) -> None:
@@ -56,6 +60,7 @@ class Connection:
             try:
                 raw = await self.ws.get_message()
             except trio_websocket.ConnectionClosed as exc:
+                self.broken = True
                 raise OlvError(f"OLV closed the connection ({close_reason(exc)})") from None
             now = trio.current_time()
             self.last_heard = now
@@ -77,6 +82,7 @@ class Connection:
             await trio.sleep(every)
             silent = trio.current_time() - self.last_heard
             if silent > silence_timeout:
+                self.broken = True
                 raise OlvError(f"OLV said nothing for {silent:.0f} s: the connection is dead")
             await self.send(HEARTBEAT)
 
