@@ -55,3 +55,11 @@ def test_the_interrupt_carries_the_same_spaced_text_as_the_reply():
     turn = m.mine
     assert turn is not None and turn.reply == "Hello there! Nice to meet you."
     assert m.interrupt(1.0) == {"type": "interrupt-signal", "text": "Hello there! Nice to meet you."}
+
+
+def test_a_number_cut_at_its_comma_stays_one_number():
+    """OLV's faster_first_response cut "₩1,000" after the comma (real OLV 1.2.1)."""
+    assert join_sentences(["[Chzzk 후원 ₩1,", "000] 고마워요."]) == "[Chzzk 후원 ₩1,000] 고마워요."
+    assert join_sentences(["It costs 3.", "5 dollars."]) == "It costs 3.5 dollars."
+    assert join_sentences(["Hello,", "world."]) == "Hello, world."
+    assert join_sentences(["I have 2.", "Cats are nice."]) == "I have 2. Cats are nice."

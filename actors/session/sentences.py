@@ -8,6 +8,10 @@ space, except where the text already has whitespace at the seam, and except
 between Japanese or Chinese characters, which are written without spaces
 ("こんにちは。元気ですか？"). Korean (Hangul) separates sentences with spaces
 like English, so it is not in the no-space set.
+
+OLV's `faster_first_response` cuts the first sentence at its first comma,
+even inside a number: "₩1," then "000]". A seam between a digit with a
+comma or a point and a digit is no seam (seen against a real OLV 1.2.1).
 """
 
 from __future__ import annotations
@@ -44,7 +48,12 @@ def join_sentences(parts: Iterable[str]) -> str:
         if not part:
             continue
         bare_seam = out and not out[-1].isspace() and not part[0].isspace()
-        if bare_seam and not (is_unspaced(out[-1]) and is_unspaced(part[0])):
+        if bare_seam and not (is_unspaced(out[-1]) and is_unspaced(part[0])) and not _inside_number(out, part):
             out += " "
         out += part
     return out
+
+
+def _inside_number(before: str, after: str) -> bool:
+    """A cut like "1," + "000" or "3." + "5": one number, not two sentences."""
+    return len(before) >= 2 and before[-1] in ",." and before[-2].isdigit() and after[0].isdigit()
