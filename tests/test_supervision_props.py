@@ -432,11 +432,17 @@ def random_tree(rng: random.Random) -> SupervisorSpec:
 
 
 @settings(max_examples=150)
-@given(st.randoms(use_true_random=False))
-def test_any_tree_stops_cleanly_whatever_happens(rng: random.Random) -> None:
+@given(st.integers(0, 2**32 - 1))
+def test_any_tree_stops_cleanly_whatever_happens(seed: int) -> None:
     """All strategies, restart types, ready timeouts, nested supervisors, one or
     two stops at random times: run() never raises anything but a
-    SupervisionError, never hangs, and leaves no node starting/running/stopping."""
+    SupervisionError, never hangs, and leaves no node starting/running/stopping.
+
+    A seed, not Hypothesis's own Random: the tree's tasks draw from it while
+    they run, and Trio shuffles the order of ready tasks, so how many draws a
+    run makes varies; drawing from Hypothesis's data that way made it report
+    "Inconsistent data generation" (seen once in CI-like runs)."""
+    rng = random.Random(seed)
     spec = random_tree(rng)
     sup = Supervisor(spec, rng=rng)
     snapshots = []
