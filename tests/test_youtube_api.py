@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from actors.chat import Kind, Role
 from actors.monitors.quota import LIST_COST, QuotaPlanner, answer_cost, next_reset, quota_day
+from actors.monitors.retry import parse_retry_after
 from actors.monitors.youtube_api import (
     ApiError,
     JsonArrayReader,
@@ -24,7 +25,6 @@ from actors.monitors.youtube_api import (
     parse_error,
     parse_item,
     parse_page,
-    parse_retry_after,
 )
 from actors.monitors.youtube_state import StreamGate
 from actors.router.filters import BoundedLRU

@@ -55,7 +55,7 @@ from ..router.filters import BoundedLRU
 from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .chzzk_auth import ChzzkAuth, NeedsAuthorization
 from .chzzk_socket import ChzzkSocket, SessionLost, read_open
-from .retry import FatalMonitorError, RetryRule, describe_failure, run_with_retries
+from .retry import FatalMonitorError, RetryRule, describe_failure, parse_retry_after, run_with_retries
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
@@ -221,7 +221,7 @@ class ChzzkMonitor:
                     " subscription reading must be approved for it); fix the app, then authorise again"
                 ) from None
             # A server that says when to come back is obeyed exactly, by the retry rule.
-            exc.retry_after = _retry_after(response.headers.get("retry-after"))
+            exc.retry_after = parse_retry_after(response.headers.get("retry-after"), self.wall())
             if exc.retry_after is not None:
                 self.emit("chzzk.rate_limited", "warning", path=path, wait_s=exc.retry_after)
             raise
@@ -377,14 +377,6 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
             if isinstance(exc, kind):
                 return exc
     return failures[0]
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and seconds > 0 else None
 
 
 def _short(key: str | None) -> str:

@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import attrs
 import trio
@@ -92,6 +94,26 @@ class RetryBudget:
 
     def on_delivered(self) -> None:
         self.failures = 0
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """A Retry-After header (delay-seconds or an HTTP-date) -> seconds from
+    `now`, or None when absent or unreadable. Capped at a day: a server that
+    asks for longer is wrong, and the quota reset is handled on its own."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return min(max(0.0, seconds), 86_400.0)
 
 
 MAX_SERVER_WAIT = 300.0  # s: a Retry-After beyond this is taken as this much

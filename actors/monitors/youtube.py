@@ -47,7 +47,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
-from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, run_with_retries
+from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, parse_retry_after, run_with_retries
 from .youtube_api import (
     KNOWN_TYPES,
     ApiError,
@@ -58,7 +58,6 @@ from .youtube_api import (
     live_video_of,
     parse_error,
     parse_page,
-    parse_retry_after,
 )
 from .youtube_state import Phase, StreamGate, YouTubeCursor, hhmm
 from .youtube_stream import StreamUnavailable, stream_once

@@ -20,7 +20,6 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import attrs
@@ -105,26 +104,6 @@ def parse_error(status: int, body: object, *, retry_after: float | None = None) 
             if isinstance(extra, list):
                 details = tuple(str(d.get("reason")) for d in extra if isinstance(d, Mapping) and d.get("reason"))
     return ApiError(status, reason or f"http{status}", message or "(no message)", details, from_api, retry_after)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """A Retry-After header (delay-seconds or an HTTP-date) -> seconds from
-    `now`, or None when absent or unreadable. Capped at a day: a server that
-    asks for longer is wrong, and the quota reset is handled on its own."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    return min(max(0.0, seconds), 86_400.0)
 
 
 def parse_time(value: object) -> datetime:
