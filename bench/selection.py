@@ -18,10 +18,14 @@ name. Two messages with the same topic say the same thing.
 The stream is fed through the real service (router actor, pending buffer,
 console session speaking 6 s per turn) by a monitor of its own, on a
 MockClock, so ten minutes take seconds. A ledger listener reports what was
-dispatched: the share of paid messages, the spam that got through, the age of
-messages at dispatch and how many authors were answered.
+dispatched: the share of paid messages, the spam that got through (askers
+merged into a turn included), the age at dispatch, the turns and the askers
+credited in them, chat answers to the same topic repeated within 120 s,
+legitimate chat filtered as spam, and how many authors were answered.
 
     python bench/selection.py --seed 1
+
+It ends with exactly one JSON object on its last line.
 """
 
 from __future__ import annotations
@@ -1024,28 +1028,53 @@ class Feed:
 class Dispatch:
     event: ChatEvent
     truth: Truth
+    at: float  # Trio time of the dispatch
     age: float  # seconds from received to dispatched
-    score: Mapping[str, Any]
+    score: Mapping[str, Any]  # a turn's score parts; {} for an asker merged into a turn
+    merged_into: str | None  # an asker merged into a turn: the id of the turn's leader
 
 
 @attrs.define
 class Tally:
-    """A ledger listener: every fate, against what the event was meant to be."""
+    """A ledger listener: every fate, against what the event was meant to be.
+
+    A turn is one dispatched event (its leader) with its score as detail; when
+    several viewers said the same thing, each other asker is dispatched in the
+    same turn with detail {"merged_into": <leader id>} and no score."""
 
     truth: Mapping[Key, Truth]
     dispatched: list[Dispatch] = attrs.field(factory=list)
     fates: dict[str, Counter[str]] = attrs.field(factory=lambda: defaultdict(Counter))  # kind -> fate[:reason]
+    by_category: dict[str, Counter[str]] = attrs.field(factory=lambda: defaultdict(Counter))  # category -> ...
     missed_paid: list[tuple[ChatEvent, str]] = attrs.field(factory=list)  # (event, fate:reason)
 
     def __call__(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         truth = self.truth[(event.platform.value, event.id)]
         outcome = fate.value if reason is None else f"{fate.value}:{reason}"
         self.fates[truth.kind][outcome] += 1
+        self.by_category[truth.category][outcome] += 1
         if fate is Fate.DISPATCHED:
             # Dispatch happens inside the session's pull: now is the dispatch time.
-            self.dispatched.append(Dispatch(event, truth, trio.current_time() - event.received_at, dict(detail)))
+            now = trio.current_time()
+            leader = detail.get("merged_into")
+            merged_into = None if leader is None else str(leader)
+            score = {} if merged_into is not None else dict(detail)
+            self.dispatched.append(Dispatch(event, truth, now, now - event.received_at, score, merged_into))
         elif truth.category == "paid":
             self.missed_paid.append((event, outcome))
+
+
+def repeated_answers(turns: Sequence[Dispatch], window: float) -> list[tuple[Dispatch, Dispatch]]:
+    """(earlier, later) for every turn whose topic the nearest earlier turn with that topic had
+    less than `window` seconds before: three turns on one topic within the window are two repeats."""
+    last: dict[str, Dispatch] = {}
+    pairs: list[tuple[Dispatch, Dispatch]] = []
+    for turn in sorted(turns, key=lambda d: d.at):
+        earlier = last.get(turn.truth.topic)
+        if earlier is not None and turn.at - earlier.at < window:
+            pairs.append((earlier, turn))
+        last[turn.truth.topic] = turn
+    return pairs
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -1072,6 +1101,10 @@ def bench_config(path: Path, *, speaking_time: float, capacity: int | None) -> C
     if capacity is not None:
         router = attrs.evolve(router, capacity=capacity)
     return attrs.evolve(config, router=router, session=attrs.evolve(config.session, speaking_time=speaking_time))
+
+
+class Unbalanced(RuntimeError):
+    """The run ended with events that have no fate, or the ledger's law broken."""
 
 
 @attrs.frozen
@@ -1102,38 +1135,72 @@ def run_service(config: Config, feed: Feed, tally: Tally, log: TextIO) -> Run:
     wall = time.perf_counter() - began
     ledger = service.ledger
     if not ledger.balanced or ledger.pending:
-        raise RuntimeError(f"the books do not balance: {ledger.summary()}")
+        raise Unbalanced(f"the books do not balance: {ledger.summary()}")
     return Run(code, ledger.to_dict(), ended[0], wall)
 
 
 def figures(
-    args: argparse.Namespace, config: Config, truth: Mapping[Key, Truth], tally: Tally, ledger_counts: dict[str, Any]
+    seed: int, config: Config, truth: Mapping[Key, Truth], tally: Tally, ledger_counts: dict[str, Any]
 ) -> dict[str, Any]:
     sent = Counter(t.category for t in truth.values())
     spam_sent = Counter(t.kind for t in truth.values() if t.category == "spam")
-    dispatched = tally.dispatched
+    chat_sent = Counter(t.kind for t in truth.values() if t.category == "chat")
+    dispatched = tally.dispatched  # turns and the askers merged into them
+    turns = [d for d in dispatched if d.merged_into is None]
+    askers = Counter(d.merged_into for d in dispatched if d.merged_into is not None)  # leader id -> followers
+    leader_ids = {d.event.id for d in turns}
+    chat_turns = [d for d in turns if d.truth.category == "chat"]
+    repeats = repeated_answers(chat_turns, REPEAT_WINDOW)
     ages = [d.age for d in dispatched]
+    turn_ages = [d.age for d in turns]
     paid = [d for d in dispatched if d.truth.category == "paid"]
     spam = [d for d in dispatched if d.truth.category == "spam"]
     paid_share = len(paid) / sent["paid"] if sent["paid"] else None
-    median = statistics.median(ages) if ages else None
-    score_parts = Counter(part for d in dispatched for part in d.score if part != "total")
-    turns_per_author = Counter(d.event.author.id for d in dispatched)
+    turn_median = statistics.median(turn_ages) if turn_ages else None
+    score_parts = Counter(part for d in turns for part in d.score if part != "total")
+    turns_per_author = Counter((d.event.platform, d.event.author.id) for d in dispatched)
+    chat_authors = {(d.event.platform, d.event.author.id) for d in chat_turns}
+    distinct_share = len(chat_authors) / len(chat_turns) if chat_turns else None
+    # Chat the router turned away: filtered for any reason but "answered" (said again after its answer)
+    # counts as taken for spam; drops (overflow, flood purges, expiry, answered while waiting) apart.
+    chat_fates = tally.by_category["chat"]
+    chat_filtered = Counter({o.partition(":")[2]: n for o, n in chat_fates.items() if o.startswith("filtered:")})
+    chat_dropped = Counter({o.partition(":")[2]: n for o, n in chat_fates.items() if o.startswith("dropped:")})
+    as_spam = sum(n for reason, n in chat_filtered.items() if reason != "answered")
+    as_spam_pct = 100.0 * as_spam / sent["chat"] if sent["chat"] else None
     return {
         "bench": "selection",
-        "seed": args.seed,
+        "seed": seed,
         "events": len(truth),
         "sent": dict(sorted(sent.items())),
+        "chat_sent_by_kind": dict(sorted(chat_sent.items())),
         "spam_sent_by_kind": dict(sorted(spam_sent.items())),
-        "turns": len(dispatched),
+        "dispatched": len(dispatched),
+        "turns": len(turns),
+        "merged_turns": sum(1 for leader in askers if leader in leader_ids),
+        "askers_credited": askers.total(),
+        "askers_of_unknown_leader": sum(n for leader, n in askers.items() if leader not in leader_ids),
+        "chat_turns": len(chat_turns),
         "paid_sent": sent["paid"],
         "paid_dispatched": len(paid),
         "paid_dispatched_share": rounded(paid_share, 4),
         "spam_dispatched": len(spam),
         "spam_dispatched_by_kind": dict(sorted(Counter(d.truth.kind for d in spam).items())),
-        "age_median_s": rounded(median),
+        "answers_repeated_within_120s": len(repeats),
+        "answers_repeated_detail": [
+            {"topic": b.truth.topic, "texts": [a.event.text, b.event.text], "seconds_apart": round(b.at - a.at, 1)}
+            for a, b in repeats[:8]
+        ],
+        "legit_chat_filtered_as_spam": as_spam,
+        "legit_chat_filtered_as_spam_pct": rounded(as_spam_pct),
+        "legit_chat_filtered_by_reason": dict(chat_filtered.most_common()),
+        "legit_chat_dropped_by_reason": dict(chat_dropped.most_common()),
+        "legit_chat_dropped_flood": chat_dropped["flood"],
+        "distinct_author_share_chat_turns": rounded(distinct_share, 4),
+        "age_median_s": rounded(statistics.median(ages) if ages else None),
         "age_p95_s": rounded(percentile(ages, 0.95)),
         "age_max_s": rounded(max(ages, default=None)),
+        "turn_age_median_s": rounded(turn_median),
         "paid_age_median_s": rounded(statistics.median([d.age for d in paid]) if paid else None),
         "paid_age_max_s": rounded(max((d.age for d in paid), default=None)),
         "distinct_authors_dispatched": len(turns_per_author),
@@ -1149,12 +1216,16 @@ def figures(
         "spam_dispatched_detail": [
             {"id": d.event.id, "kind": d.truth.kind, "author": d.event.author.name, "text": d.event.text}
             | {"age_s": round(d.age, 2), "score": d.score}
+            | ({"merged_into": d.merged_into} if d.merged_into else {})
             for d in spam
         ],
         "goals": {
             "every_paid_dispatched": paid_share == 1.0,
             "zero_spam_dispatched": not spam,
-            "median_age_under_10s": median is not None and median < 10.0,
+            "zero_chat_answers_repeated_within_120s": not repeats,
+            "median_age_under_10s": turn_median is not None and turn_median < 10.0,
+            "distinct_authors_at_least_90pct": distinct_share is not None and distinct_share >= 0.9,
+            "legit_chat_filtered_under_25pct": as_spam_pct is not None and as_spam_pct < 25.0,
         },
         "settings": {
             "capacity": config.router.capacity,
@@ -1167,24 +1238,54 @@ def figures(
 
 GOALS = {
     "every_paid_dispatched": "every paid message dispatched",
-    "zero_spam_dispatched": "zero spam dispatched",
-    "median_age_under_10s": "median age at dispatch under 10 s",
+    "zero_spam_dispatched": "zero spam dispatched (merged askers included)",
+    "zero_chat_answers_repeated_within_120s": "zero chat answers repeated within 120 s",
+    "median_age_under_10s": "median age at dispatch (turns) under 10 s",
+    "distinct_authors_at_least_90pct": "at least 90% distinct authors among chat turns",
+    "legit_chat_filtered_under_25pct": "legit chat filtered as spam under 25%",
 }
 
 
 def goal_lines(out: Mapping[str, Any]) -> list[str]:
     """One line per goal; a goal not met names the events that missed it."""
+    top = ", ".join(f"{reason} {n}" for reason, n in list(out["legit_chat_filtered_by_reason"].items())[:4])
+    repeats = "; ".join(
+        f"{' / '.join(map(repr, r['texts']))} {r['seconds_apart']} s apart" for r in out["answers_repeated_detail"][:3]
+    )
+    share = out["distinct_author_share_chat_turns"]
     why = {
         "every_paid_dispatched": "; ".join(
             f"{m['amount']} {m['text']!r} {m['fate']}" for m in out["paid_not_dispatched"][:5]
         ),
         "zero_spam_dispatched": "; ".join(f"{d['kind']} {d['text']!r}" for d in out["spam_dispatched_detail"][:5]),
-        "median_age_under_10s": f"median {out['age_median_s']} s",
+        "zero_chat_answers_repeated_within_120s": f"{out['answers_repeated_within_120s']}, e.g. {repeats}",
+        "median_age_under_10s": f"median {out['turn_age_median_s']} s",
+        "distinct_authors_at_least_90pct": f"{share} of {out['chat_turns']} chat turns",
+        "legit_chat_filtered_under_25pct": f"{out['legit_chat_filtered_as_spam_pct']}%: {top}",
     }
     return [
         f"  goal: {GOALS[goal]}: met" if met else f"  goal: {GOALS[goal]}: NOT met ({why[goal]})"
         for goal, met in out["goals"].items()
     ]
+
+
+def run_one(seed: int, args: argparse.Namespace, log: TextIO | None = None) -> dict[str, Any]:
+    """One stream through the service: its figures, or {"error": ...} if its books do not balance."""
+    config = bench_config(args.config, speaking_time=args.speaking_time, capacity=args.capacity)
+    stream, truth = make_stream(
+        seed, seconds=args.minutes * 60, rate=args.rate, paid_every=args.paid_every, spam_share=args.spam_share
+    )
+    feed, tally = Feed(stream), Tally(truth)
+    try:
+        run = run_service(config, feed, tally, log if log is not None else io.StringIO())
+    except Unbalanced as error:
+        return {"bench": "selection", "seed": seed, "error": str(error)}
+    out = figures(seed, config, truth, tally, run.counts)
+    return out | {
+        "exit_code": run.exit_code,
+        "virtual_seconds": round(run.virtual_seconds, 1),
+        "wall_seconds": round(run.wall_seconds, 2),
+    }
 
 
 def main() -> None:
@@ -1199,27 +1300,28 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO / "config.toml")
     parser.add_argument("--log", type=Path, default=None, help="write the service's JSON log here")
     args = parser.parse_args()
-
-    config = bench_config(args.config, speaking_time=args.speaking_time, capacity=args.capacity)
-    stream, truth = make_stream(
-        args.seed, seconds=args.minutes * 60, rate=args.rate, paid_every=args.paid_every, spam_share=args.spam_share
-    )
-    feed, tally = Feed(stream), Tally(truth)
     log: TextIO = args.log.open("w", encoding="utf-8") if args.log else io.StringIO()
     with log:
-        run = run_service(config, feed, tally, log)
-    virtual, wall = run.virtual_seconds, run.wall_seconds
-    out = figures(args, config, truth, tally, run.counts)
-    out |= {"exit_code": run.exit_code, "virtual_seconds": round(virtual, 1), "wall_seconds": round(wall, 2)}
-
+        out = run_one(args.seed, args, log)
+    if "error" in out:
+        print(f"selection: seed {args.seed}: {out['error']}")
+        print(json.dumps(out, ensure_ascii=False))
+        raise SystemExit(1)
     share = out["paid_dispatched_share"]
     print(
         f"selection: {out['events']} events ({out['sent'].get('paid', 0)} paid, {out['sent'].get('spam', 0)} spam)"
-        f" over {virtual:.0f} s of Trio time in {wall:.1f} s wall -> {out['turns']} turns;"
+        f" over {out['virtual_seconds']:.0f} s of Trio time in {out['wall_seconds']:.1f} s wall ->"
+        f" {out['turns']} turns ({out['merged_turns']} merged, {out['askers_credited']} askers credited);"
         f" paid dispatched {out['paid_dispatched']}/{out['paid_sent']}"
         f" ({'-' if share is None else f'{share:.0%}'}), spam dispatched {out['spam_dispatched']},"
-        f" age at dispatch median {out['age_median_s']} s / p95 {out['age_p95_s']} s,"
-        f" {out['distinct_authors_dispatched']} distinct authors"
+        f" age at dispatch median {out['age_median_s']} s / p95 {out['age_p95_s']} s"
+        f" (turns: median {out['turn_age_median_s']} s), {out['distinct_authors_dispatched']} distinct authors"
+    )
+    print(
+        f"  chat: {out['chat_turns']} turns, {out['answers_repeated_within_120s']} answers repeated within 120 s,"
+        f" {out['legit_chat_filtered_as_spam']}/{out['sent'].get('chat', 0)} filtered as spam"
+        f" ({out['legit_chat_filtered_as_spam_pct']}%), {out['legit_chat_dropped_flood']} dropped as a flood,"
+        f" distinct authors {out['distinct_author_share_chat_turns']} of turns"
     )
     for line in goal_lines(out):
         print(line)
