@@ -23,9 +23,10 @@ merged into a turn included), the age at dispatch, the turns and the askers
 credited in them, chat answers to the same topic repeated within 120 s,
 legitimate chat filtered as spam, and how many authors were answered.
 
-    python bench/selection.py --seed 1
+    python bench/selection.py --seed 1      # one stream (the figures quoted are for seed 1)
+    python bench/selection.py --seeds 20    # seeds 1..20: the goals over many streams
 
-It ends with exactly one JSON object on its last line.
+Either ends with exactly one JSON object on its last line.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import functools
 import io
 import json
 import math
+import multiprocessing
 import random
 import statistics
 import string
@@ -1288,9 +1290,60 @@ def run_one(seed: int, args: argparse.Namespace, log: TextIO | None = None) -> d
     }
 
 
+def seed_line(out: Mapping[str, Any]) -> str:
+    """One short line per seed: goals met, and the figures behind them."""
+    if "error" in out:
+        return f"seed {out['seed']}: ERROR {out['error']}"
+    goals = out["goals"]
+    missed = [goal for goal, met in goals.items() if not met]
+    share = out["distinct_author_share_chat_turns"]
+    return (
+        f"seed {out['seed']}: {len(goals) - len(missed)}/{len(goals)} goals met;"
+        f" turns {out['turns']} ({out['merged_turns']} merged, {out['askers_credited']} askers credited),"
+        f" paid {out['paid_dispatched']}/{out['paid_sent']}, spam dispatched {out['spam_dispatched']},"
+        f" repeats within 120 s {out['answers_repeated_within_120s']},"
+        f" legit chat filtered {out['legit_chat_filtered_as_spam_pct']}%,"
+        f" turn age median {out['turn_age_median_s']} s,"
+        f" distinct authors {'-' if share is None else f'{share:.0%}'}"
+        + (f"; not met: {', '.join(missed)}" if missed else "")
+    )
+
+
+def summarize(results: Sequence[Mapping[str, Any]], wall: float) -> dict[str, Any]:
+    """Per figure (every number at the top level of a run's figures), min/median/max over the seeds;
+    per goal, how many seeds met it (a seed whose run failed meets none)."""
+    outs = [out for out in results if "error" not in out]
+    first: Mapping[str, Any] = outs[0] if outs else {"goals": dict.fromkeys(GOALS, False), "settings": None}
+    names = dict.fromkeys(
+        name
+        for out in outs
+        for name, value in out.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and name != "seed"
+    )
+    spread: dict[str, dict[str, float] | None] = {}
+    for name in names:
+        values = [out[name] for out in outs if out.get(name) is not None]
+        spread[name] = (
+            {"min": min(values), "median": round(statistics.median(values), 4), "max": max(values)} if values else None
+        )
+    goals = {goal: sum(1 for out in outs if out["goals"][goal]) for goal in first["goals"]}
+    return {
+        "bench": "selection",
+        "seeds": [out["seed"] for out in results],
+        "goals_met": goals,
+        "all_goals_met": sum(1 for out in outs if all(out["goals"].values())),
+        "errors": {str(out["seed"]): out["error"] for out in results if "error" in out},
+        "figures": spread,
+        "settings": first["settings"],
+        "wall_seconds": round(wall, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=None, help="run seeds 1..N and summarise the goals over them")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for --seeds")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second, all kinds")
     parser.add_argument("--paid-every", type=float, default=20.0, help="seconds between paid messages, on average")
@@ -1298,8 +1351,16 @@ def main() -> None:
     parser.add_argument("--speaking-time", type=float, default=6.0, help="seconds the session takes per turn")
     parser.add_argument("--capacity", type=int, default=None, help="pending buffer size (default: the config's)")
     parser.add_argument("--config", type=Path, default=REPO / "config.toml")
-    parser.add_argument("--log", type=Path, default=None, help="write the service's JSON log here")
+    parser.add_argument("--log", type=Path, default=None, help="write the service's JSON log here (one seed)")
     args = parser.parse_args()
+    if args.seeds is not None:
+        if args.seeds < 1 or args.jobs < 1:
+            parser.error("--seeds and --jobs must be at least 1")
+        if args.log is not None:
+            parser.error("--log is for one seed")
+        many_seeds(args)
+        return
+
     log: TextIO = args.log.open("w", encoding="utf-8") if args.log else io.StringIO()
     with log:
         out = run_one(args.seed, args, log)
@@ -1326,6 +1387,23 @@ def main() -> None:
     for line in goal_lines(out):
         print(line)
     print(json.dumps(out, ensure_ascii=False))
+
+
+def many_seeds(args: argparse.Namespace) -> None:
+    """Seeds 1..N, each a separate run of the service, `args.jobs` at a time."""
+    began = time.perf_counter()
+    seeds = range(1, args.seeds + 1)
+    outs: list[dict[str, Any]] = []
+    with multiprocessing.Pool(min(args.jobs, len(seeds))) as pool:
+        for out in pool.imap(functools.partial(run_one, args=args), seeds):
+            print(seed_line(out), flush=True)
+            outs.append(out)
+    summary = summarize(outs, time.perf_counter() - began)
+    for goal, met in summary["goals_met"].items():
+        print(f"  goal: {GOALS[goal]}: met in {met}/{len(outs)} seeds")
+    if summary["errors"]:
+        print(f"  {len(summary['errors'])} seeds failed: their books do not balance")
+    print(json.dumps(summary, ensure_ascii=False))
 
 
 if __name__ == "__main__":
