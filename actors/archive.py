@@ -9,7 +9,10 @@ depend on how fast the VTuber spoke, so those can differ between runs.
 
 Lines are written as fates happen, line-buffered. A dispatched message is
 written when its turn ends, with the AI's reply and the turn's timings
-(`reply`, `turn`), so a crash loses at most the turn being spoken.
+(`reply`, `turn`), so a crash loses at most the turn being spoken. A turn
+that answered a crowd (several viewers saying the same thing) writes every
+asker: the leader's record lists them all (`askers`), each other's names
+the leader's message (`merged_into`).
 """
 
 from __future__ import annotations
@@ -29,24 +32,31 @@ class Archive:
         self._file = path.open("a", encoding="utf-8", buffering=1)
         # Dispatched, waiting for their turn to end: (event, score) by identity.
         self._speaking: dict[int, tuple[ChatEvent, dict[str, Any] | None]] = {}
+        # Dispatched as one more asker of a crowd: the leader's message id.
+        self._merged: dict[int, str] = {}
 
     def __call__(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         score = dict(detail) if "total" in detail else None
         if fate is Fate.DISPATCHED:
             self._speaking[id(event)] = (event, score)
+            merged_into = detail.get("merged_into")
+            if isinstance(merged_into, str):
+                self._merged[id(event)] = merged_into
             return
         self._write(event, fate, reason, score)
 
     def turn_ended(self, events: Sequence[ChatEvent], fields: Mapping[str, Any]) -> None:
-        """The session's report of a turn: its messages are written now, with the reply."""
+        """The session's report of a turn: its messages are written now, with
+        the reply. A crowd's leader lists every asker; each other asker names
+        the leader it was merged into."""
         turn = {k: v for k, v in fields.items() if k not in ("id", "reply")}
         for event in events:
             held = self._speaking.pop(id(event), None)
             if held is not None:
-                self._write(event, Fate.DISPATCHED, None, held[1], reply=fields.get("reply"), turn=turn)
+                self._write(event, Fate.DISPATCHED, None, held[1], reply=fields.get("reply"), turn=turn, crowd=events)
 
     def close(self) -> None:
-        for event, score in self._speaking.values():  # the service stopped mid-turn
+        for event, score in list(self._speaking.values()):  # the service stopped mid-turn
             self._write(event, Fate.DISPATCHED, None, score)
         self._speaking.clear()
         self._file.close()
@@ -60,8 +70,18 @@ class Archive:
         *,
         reply: str | None = None,
         turn: Mapping[str, Any] | None = None,
+        crowd: Sequence[ChatEvent] = (),
     ) -> None:
         extra: dict[str, Any] = {"fate": fate.value, "reason": reason, "score": score, "reply": reply}
         if turn is not None:
             extra["turn"] = dict(turn)
+        merged_into = self._merged.pop(id(event), None)
+        if merged_into is not None:
+            extra["merged_into"] = merged_into
+        else:
+            askers = [e for e in crowd if self._merged.get(id(e)) == event.id]
+            if askers:
+                extra["askers"] = [
+                    {"platform": e.platform.value, "id": e.author.id, "name": e.author.name} for e in (event, *askers)
+                ]
         self._file.write(format_record(event, **extra) + "\n")

@@ -36,9 +36,18 @@ from .monitors.youtube import YouTubeSettings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
 from .router.priority import DEFAULT_RATES, Weights
+from .router.similar import DEFAULT_THRESHOLD
 from .session.olv import OlvSettings
 from .session.olv_protocol import Mode, Timing
-from .session.prompt import DEFAULT_DIGEST_INTRO, DEFAULT_TEMPLATES, KINDS, PromptTemplates, check_template
+from .session.prompt import (
+    CROWD_PLACEHOLDERS,
+    DEFAULT_CROWD_TEMPLATE,
+    DEFAULT_DIGEST_INTRO,
+    DEFAULT_TEMPLATES,
+    KINDS,
+    PromptTemplates,
+    check_template,
+)
 from .validators import ValueProblem, at_least, greater_than, one_of, within
 
 ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
@@ -100,6 +109,9 @@ class RouterConfig:
     max_age: float = attrs.field(default=60.0, validator=greater_than(0))
     paid_max_age: float = attrs.field(default=600.0, validator=greater_than(0))
     batch: int = attrs.field(default=1, validator=at_least(1))
+    answered_window: float = attrs.field(default=300.0, validator=at_least(0))  # 0 = off
+    similarity: float = attrs.field(default=DEFAULT_THRESHOLD, validator=within(0.01, 1.0))  # 1.0: only exact
+    crowds: bool = True
     vtuber_names: tuple[str, ...] = ()
     rates: dict[str, float] = attrs.field(factory=dict)  # USD per unit, over the built-in table
     filters: FilterSettings = attrs.field(factory=FilterSettings)
@@ -123,6 +135,9 @@ class RouterConfig:
             paid_max_age=self.paid_max_age,
             max_graphemes=self.max_graphemes,
             dedupe_ids=self.dedupe_ids,
+            answered_window=self.answered_window,
+            similarity=self.similarity,
+            crowds=self.crowds,
         )
 
 
@@ -134,6 +149,13 @@ class ArchiveConfig:
 def _template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     try:
         check_template(value)
+    except ValueError as exc:
+        raise ValueProblem(attribute.name, str(exc)) from None
+
+
+def _crowd_template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    try:
+        check_template(value, CROWD_PLACEHOLDERS)
     except ValueError as exc:
         raise ValueProblem(attribute.name, str(exc)) from None
 
@@ -158,6 +180,7 @@ class TemplatesConfig:
     membership: str = attrs.field(default=DEFAULT_TEMPLATES["membership"], validator=_template)
     gift: str = attrs.field(default=DEFAULT_TEMPLATES["gift"], validator=_template)
     digest_intro: str = DEFAULT_DIGEST_INTRO
+    crowd: str = attrs.field(default=DEFAULT_CROWD_TEMPLATE, validator=_crowd_template)  # a merged crowd's line
     youtube: dict[str, str] = attrs.field(factory=dict, validator=_templates_by_kind)  # per-kind overrides
     chzzk: dict[str, str] = attrs.field(factory=dict, validator=_templates_by_kind)
 
@@ -166,6 +189,7 @@ class TemplatesConfig:
             templates={kind: getattr(self, kind) for kind in KINDS},
             overrides={Platform.YOUTUBE: dict(self.youtube), Platform.CHZZK: dict(self.chzzk)},
             digest_intro=self.digest_intro,
+            crowd=self.crowd,
         )
 
 

@@ -86,6 +86,8 @@ class StatusLog:
             fields["score"] = dict(detail)  # why this message won: every part of its score
         if "error" in detail:
             fields["error"] = detail["error"]  # a stage failed on this message: what it raised
+        if "merged_into" in detail:
+            fields["merged_into"] = detail["merged_into"]  # one more asker of a crowd: answered in that turn
         fields["author"] = event.author.name
         fields["text"] = event.text
         self.emit(f"router.{fate.value}", "warning" if "error" in detail else "info", **fields)

@@ -191,9 +191,10 @@ def test_moderation_events_are_never_scored() -> None:
 def test_default_paid_base_exceeds_every_unpaid_bonus() -> None:
     # What an unpaid message can collect that a paid one of the same author and
     # age might not: its kind (at most one of membership, gift) and the text and
-    # first-message bonuses. Roles, age and the recent-author penalty are equal.
+    # first-message bonuses, and a crowd's. Roles, age and the recent-author
+    # penalty are equal.
     w = Weights()
-    assert w.paid_base > max(w.membership, w.gift) + w.mention + w.question + w.first_message
+    assert w.paid_base > max(w.membership, w.gift) + w.mention + w.question + w.first_message + w.crowd_max
 
 
 @given(
@@ -302,10 +303,10 @@ def test_money_is_on_a_log_scale() -> None:
 
 def test_unknown_currency_still_gets_paid_base() -> None:
     s = rank(event(Kind.DONATION, amount=money("500", "XYZ")), now=100.0)
-    assert s.parts == (("paid", 50.0),)
-    assert s.total == 50.0
+    assert s.parts == (("paid", 60.0),)
+    assert s.total == 60.0
     # A sticker whose platform sent no amount is paid too.
-    assert rank(event(Kind.STICKER)).parts == (("paid", 50.0),)
+    assert rank(event(Kind.STICKER)).parts == (("paid", 60.0),)
 
 
 def test_usd_value() -> None:
@@ -391,12 +392,12 @@ def test_a_member_super_chat_seven_seconds_old() -> None:
     ev = event(Kind.DONATION, "love the stream", money("5.00", "USD"), frozenset({Role.MEMBER}), received_at=93.0)
     s = rank(ev, now=100.0)
     assert s.parts == (
-        ("paid", 50.0),
+        ("paid", 60.0),
         ("amount", pytest.approx(25.849625)),
         ("member", 5.0),
         ("age", pytest.approx(-1.4)),
     )
-    assert s.to_dict() == {"total": 79.45, "paid": 50.0, "amount": 25.85, "member": 5.0, "age": -1.4}
+    assert s.to_dict() == {"total": 89.45, "paid": 60.0, "amount": 25.85, "member": 5.0, "age": -1.4}
 
 
 def test_a_regular_asking_mira_a_question() -> None:
@@ -438,12 +439,12 @@ def test_products_that_underflow_leave_no_part() -> None:
     # A subnormal weight times a tiny quantity rounds to 0.0: no ("age", -0.0).
     w = attrs.evolve(Weights(), paid_per_usd=5e-324, age_per_second=5e-324)
     s = rank(event(Kind.DONATION, amount=money("0.01", "IDR"), received_at=99.75), now=100.0, weights=w)
-    assert s.parts == (("paid", 50.0),)
+    assert s.parts == (("paid", 60.0),)
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "Infinity", "NaN"])
 def test_a_malformed_amount_gets_paid_base_only(value: str) -> None:
-    assert rank(event(Kind.DONATION, amount=money(value, "USD"))).parts == (("paid", 50.0),)
+    assert rank(event(Kind.DONATION, amount=money(value, "USD"))).parts == (("paid", 60.0),)
 
 
 def test_an_absurd_amount_stays_finite() -> None:

@@ -104,7 +104,9 @@ def expand(op: str, event: ChatEvent) -> list[ChatEvent]:
 
 
 SETTINGS = RoutingSettings(
-    filters=FilterSettings(blocked_words=("spam",), max_authors=4, max_texts=4),
+    # Three authors make a flood here, so a "raid" of four floods; with ROOMY's
+    # defaults (six) the same four merge into a crowd.
+    filters=FilterSettings(blocked_words=("spam",), max_authors=4, max_texts=4, flood_authors=3, flood_window=10.0),
     names=("Mira", "미라"),
     capacity=4,
     paid_capacity=2,
@@ -138,19 +140,20 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
                 router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
         elif op == "take":
             buffer.expire(now)
-            best = max((router.score(e, now).total for e in buffer.pending()), default=None)
+            # an entry's full score: a crowd's counts its askers
+            best = max((router.breakdown(e.event, now, e.askers).total for e in buffer._all()), default=None)
             picked = buffer.take(now)
             if check_best and picked:
                 # the highest-scored pending message (the ranking's cached
                 # arithmetic may differ from the full score in the last bits)
                 assert picked[0].score.total == pytest.approx(best, abs=1e-9)
-            taken += [p.event for p in picked]
+            taken += [e for p in picked for e in p.events]
         elif op == "checkout":
             if not in_flight:
                 in_flight = buffer.checkout(now)
         elif op == "confirm":
             buffer.confirm(in_flight, now)
-            taken += [p.event for p in in_flight]
+            taken += [e for p in in_flight for e in p.events]
             in_flight = []
         elif op == "give_back":
             buffer.give_back(in_flight, now)
@@ -159,12 +162,13 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
             buffer.expire(now)
         assert ledger.balanced, ledger.to_dict()
         assert buffer.in_flight == len(in_flight)
-        assert len(buffer) + buffer.in_flight == ledger.pending
+        assert buffer.events_pending == ledger.pending
         assert len(buffer) <= settings.capacity + settings.paid_capacity
         bound = settings.dedupe_ids + 2 * settings.filters.max_authors + 2 * settings.filters.max_texts
         assert router.filters.state_size() <= bound
         assert len(router._seen_authors) <= settings.filters.max_authors
-        assert len(router._pending) <= len(buffer) + buffer.in_flight
+        assert len(router._pending) <= buffer.events_pending
+        assert len(router._crowdable) <= buffer.events_pending
     buffer.close()
     assert ledger.pending == 0
     assert ledger.balanced
@@ -218,11 +222,19 @@ def test_the_same_input_gives_the_same_fates(ops, settings):
 
 @given(operations)
 def test_every_dispatch_carries_its_score_breakdown(ops):
+    """A crowd's leader carries the score; each other asker names its leader,
+    dispatched just before it in the same turn."""
     _, fates, _ = play(ops)
-    for _, fate, _, detail in fates:
-        if fate is Fate.DISPATCHED:
+    leader = None
+    for event, fate, _, detail in fates:
+        if fate is not Fate.DISPATCHED:
+            leader = None
+        elif "merged_into" in detail:
+            assert leader is not None and detail == {"merged_into": leader.id}
+        else:
             parts = {k: v for k, v in detail.items() if k != "total"}
             assert detail["total"] == pytest.approx(sum(parts.values()), abs=1e-2)
+            leader = event
 
 
 @given(operations)
@@ -244,7 +256,7 @@ def test_a_failing_listener_never_unbalances_the_books(ops):
                     router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
             else:
                 router.buffer.take(now)
-            assert router.ledger.balanced and len(router.buffer) == router.ledger.pending
+            assert router.ledger.balanced and router.buffer.events_pending == router.ledger.pending
         router.buffer.close()
     assert router.ledger.balanced and router.ledger.pending == 0
 
@@ -283,19 +295,26 @@ def route_all(router: Router, *events: ChatEvent) -> None:
 
 
 def test_a_flood_is_filtered_and_its_pending_copies_purged():
-    """ㅋㅋㅋㅋㅋ and ㅋㅋ are the same laugh; the third author makes it a flood."""
-    router = make_router()
-    route_all(
-        router,
-        chat("a", "u1", "ㅋㅋㅋㅋㅋ", at=1),
-        chat("b", "u2", "ㅋㅋ", at=2),
-        chat("q", "u4", "how are you?", at=2.5),
-    )
-    assert len(router.buffer) == 3
-    route_all(router, chat("c", "u3", "ㅋㅋㅋ", at=3))
+    """A raid: the same laugh (ㅋㅋㅋㅋㅋ and ㅋㅋ are one) from six authors within
+    five seconds. The first five wait as one crowd; the sixth makes it a flood,
+    which drops the crowd and leaves the question alone."""
+    router = Router(Ledger(), attrs.evolve(SETTINGS, filters=FilterSettings()))
+    laughs = ["ㅋㅋㅋㅋㅋ", "ㅋㅋ", "ㅋㅋㅋ", "ㅋㅋㅋㅋ", "ㅋㅋ"]
+    route_all(router, *(chat(f"k{i}", f"u{i}", text, at=1 + i * 0.5) for i, text in enumerate(laughs)))
+    route_all(router, chat("q", "asker", "how are you?", at=2.5))
+    assert len(router.buffer) == 2 and router.buffer.events_pending == 6
+    route_all(router, chat("k5", "u5", "ㅋㅋㅋ", at=3.6))
     assert [e.id for e in router.buffer.pending()] == ["q"]
     counts = router.ledger.to_dict()
-    assert counts["filtered"] == {"flood": 1} and counts["dropped"] == {"flood": 2}
+    assert counts["filtered"] == {"flood": 1} and counts["dropped"] == {"flood": 5}
+
+
+def test_the_same_text_slowly_is_a_crowd_not_a_flood():
+    """Six viewers laughing over a minute are not a raid."""
+    router = Router(Ledger(), attrs.evolve(SETTINGS, filters=FilterSettings()))
+    route_all(router, *(chat(f"k{i}", f"u{i}", "ㅋㅋㅋ", at=i * 10.0) for i in range(6)))
+    assert len(router.buffer) == 1 and router.buffer.events_pending == 6
+    assert router.ledger.to_dict()["filtered"] == {}
 
 
 def test_paid_messages_skip_spam_filters_and_outrank_chat():
@@ -432,10 +451,10 @@ def test_an_event_whose_breakdown_fails_at_pull_is_dropped_and_the_next_one_is_s
     breakdown = router.breakdown
     best = router.buffer._ranked(router.buffer._all(), 1.0)[0].event.id
 
-    def broken_on_best(event, now):
+    def broken_on_best(event, now, askers=1):
         if event.id == best:
             raise ValueError("no breakdown")
-        return breakdown(event, now)
+        return breakdown(event, now, askers)
 
     router.breakdown = broken_on_best  # type: ignore[method-assign]
     taken = router.buffer.take(1.0)
@@ -479,7 +498,7 @@ def test_the_cached_ranking_equals_the_full_score(ops, later):
                 router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
     for entry in router.buffer._all():
         for moment in (now, now + later):
-            full = router.score(entry.event, moment).total
+            full = router.breakdown(entry.event, moment, entry.askers).total
             assert router.current(entry.event, entry.static, moment) == pytest.approx(full, abs=1e-9)
 
 
@@ -491,6 +510,7 @@ def test_a_flood_never_purges_a_paid_message_that_says_the_same():
         "d", "fan", "ㅋㅋㅋㅋㅋ", at=0, kind=Kind.DONATION, amount=Amount(Decimal("30000"), "KRW", "₩30,000")
     )
     route_all(router, donation, *(chat(f"k{i}", f"viewer{i}", "ㅋㅋㅋ", at=1 + i) for i in range(3)))
+    assert router.ledger.to_dict()["filtered"] == {"flood": 1}  # three make a flood in these settings
     assert "d" in [e.id for e in router.buffer.pending()]
     assert router.ledger.to_dict()["filtered"] == {"flood": 1}
 

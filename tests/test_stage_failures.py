@@ -6,6 +6,7 @@ goes on, no actor raises, and the books balance."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -52,16 +53,16 @@ def break_on(router: Router, stage: str, bad: set[str]) -> list:
         router.filters.check = lambda e, text, key: fails(e) or check(e, text, key)  # type: ignore[method-assign]
     elif stage == "score":
         static = router.static
-        router.static = lambda e: fails(e) or static(e)  # type: ignore[method-assign]
+        router.static = lambda e, *rest: fails(e) or static(e, *rest)  # type: ignore[method-assign]
     elif stage == "breakdown":
         breakdown = router.breakdown
-        router.breakdown = lambda e, now: fails(e) or breakdown(e, now)  # type: ignore[method-assign]
+        router.breakdown = lambda e, now, *rest: fails(e) or breakdown(e, now, *rest)  # type: ignore[method-assign]
 
-    def formatting(events: list[ChatEvent]) -> str:
+    def formatting(events: list[ChatEvent], askers: Sequence[Sequence[ChatEvent]] = ()) -> str:
         if stage == "format":
             for e in events:
                 fails(e)
-        return format_turn(events)
+        return format_turn(events, askers)
 
     return [formatting]
 
@@ -128,10 +129,10 @@ async def test_an_olv_prompt_that_cannot_be_formatted_costs_only_its_message(mon
     """The issue's case: format_amount raised in the session, and the message
     was counted dispatched and never spoken (and the session restarted)."""
 
-    def broken(events: list[ChatEvent]) -> str:
+    def broken(events: list[ChatEvent], askers: Sequence[Sequence[ChatEvent]] = ()) -> str:
         if events[0].id == "m1":
             raise ValueError("cannot format m1")
-        return format_turn(events)
+        return format_turn(events, askers)
 
     monkeypatch.setattr(test_olv_session, "format_turn", broken)
     run = await test_olv_session.run_session(FakeOlv(test_olv_session.QUICK), test_olv_session.chats(3))

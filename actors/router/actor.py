@@ -3,7 +3,17 @@
 Routing one event, in order: the ledger receives it (it is pending from now
 on); its text is sanitised (what the VTuber and the log will see); the
 filters decide whether the AI should never see it; moderation events purge
-what they remove; everything else waits in the ranked buffer for the session.
+what they remove; a chat line that says what the AI answered lately is
+`filtered:answered`; one that says what another viewer's waiting message
+says joins it (a crowd: one turn, every asker credited); everything else
+waits in the ranked buffer for the session.
+
+Crowds and raids are told apart by their shape. A raid is the same text
+from many accounts within seconds (`flood_authors` distinct authors within
+`flood_window` s): the flood filter drops it and purges its pending copies.
+A crowd is a few viewers asking the same thing over a minute: their lines
+merge into one entry that ranks higher for each viewer (`crowd` points, up
+to `crowd_max`), and its turn names them.
 """
 
 from __future__ import annotations
@@ -22,9 +32,11 @@ from supervision import ChildContext
 from ..chat import ChatEvent, Kind, Platform
 from ..ledger import Fate, Ledger
 from . import text as textlib
+from .answered import AnsweredTexts
 from .buffer import PendingBuffer
 from .filters import BoundedLRU, FilterChain, FilterSettings, spam_filterable
 from .priority import DEFAULT_RATES, Score, Weights, score
+from .similar import DEFAULT_THRESHOLD, alike, tokens
 
 Emit = Callable[..., None]
 
@@ -45,12 +57,32 @@ class RoutingSettings:
     paid_max_age: float = math.inf
     max_graphemes: int = 200
     dedupe_ids: int = 10_000
+    answered_window: float = 300.0  # seconds a chat text answered stays answered; 0 = off
+    similarity: float = DEFAULT_THRESHOLD  # token-set similarity at which two lines say the same thing
+    crowds: bool = True  # merge what several viewers say alike into one turn
 
 
 @attrs.frozen
 class _PendingFacts:
     key: str  # comparison key, for flood purges
     first: bool  # its author's first message, for the score
+
+
+@attrs.frozen
+class _Crowdable:
+    """A waiting chat line that others may join (see Router._join)."""
+
+    event: ChatEvent  # the copy in the buffer: merges find its entry by identity
+    key: str
+    tokens: frozenset[str]
+
+
+_PLAIN_CHAT = Kind.CHAT
+
+
+def _crowdable(event: ChatEvent) -> bool:
+    """Plain chat: what the answered memory filters and crowds merge."""
+    return event.kind is _PLAIN_CHAT and spam_filterable(event)
 
 
 class Router:
@@ -72,6 +104,11 @@ class Router:
         max_authors = settings.filters.max_authors
         self._seen_authors: BoundedLRU[str, bool] = BoundedLRU(max_authors)
         self._answered_at = _RecentAnswers(settings.weights.recent_author_window, max_authors)
+        self._answered_texts = AnsweredTexts(settings.answered_window, settings.similarity)
+        # Pending plain chat that another line may join, by id, and the
+        # same by comparison key (an exact match needs no scan).
+        self._crowdable: dict[tuple[Platform, str], _Crowdable] = {}
+        self._crowdable_keys: dict[str, tuple[Platform, str]] = {}
         # What routing learnt about each pending message: its comparison key
         # (for flood purges) and whether it was its author's first message
         # (for the score). Kept only while the message pends.
@@ -91,10 +128,10 @@ class Router:
 
     # The buffer's Ranker: the static part once per push, then arithmetic.
 
-    def static(self, event: ChatEvent) -> float:
-        return self._score(event, event.received_at, None).total  # age 0, no recent answer
+    def static(self, event: ChatEvent, askers: int = 1) -> float:
+        return self._score(event, event.received_at, None, askers).total  # age 0, no recent answer
 
-    def _score(self, event: ChatEvent, now: float, last_answered_at: float | None) -> Score:
+    def _score(self, event: ChatEvent, now: float, last_answered_at: float | None, askers: int = 1) -> Score:
         s = self.settings
         facts = self._pending.get((event.platform, event.id))
         return score(
@@ -105,6 +142,7 @@ class Router:
             names=s.names,
             first_message=facts is not None and facts.first,
             last_answered_at=last_answered_at,
+            askers=askers,
         )
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
@@ -133,11 +171,29 @@ class Router:
                         out[i] -= recent
         return out
 
-    def breakdown(self, event: ChatEvent, now: float) -> Score:
-        return self.score(event, now)
+    def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
+        return self._score(event, now, self._answered_at.peek(event.author.id), askers)
 
-    def _answered(self, event: ChatEvent, now: float) -> None:
-        self._answered_at.note(event.author.id, now)
+    def _answered(self, events: list[ChatEvent], now: float) -> None:
+        """A turn started (the buffer's on_dispatch): every asker was
+        answered, and so was the text. What still waits and says the same
+        thing is dropped, not answered twice."""
+        for event in events:
+            self._answered_at.note(event.author.id, now)
+        leader = events[0]
+        if not leader.text or not self.settings.answered_window:
+            return
+        key, toks = textlib.comparison_key(leader.text), tokens(leader.text)
+        self._answered_texts.note(key, toks, now)
+        threshold = self.settings.similarity
+
+        def says_the_same(e: ChatEvent) -> bool:
+            if not _crowdable(e):
+                return False
+            other = self._key_of(e)
+            return other is not None and ((other == key and key != "") or alike(tokens(e.text), toks, threshold))
+
+        self.buffer.purge(says_the_same, reason="answered")
 
     def _on_fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         if any(event is e for e in self._in_hand):
@@ -145,7 +201,13 @@ class Router:
         # Only pending ids are kept. A filtered event never was pending, and
         # its id may be a resend of one that is: leave that one's flag alone.
         if fate is not Fate.FILTERED:
-            self._pending.pop((event.platform, event.id), None)
+            ident = (event.platform, event.id)
+            self._pending.pop(ident, None)
+            crowd = self._crowdable.get(ident)
+            if crowd is not None and crowd.event is event:
+                del self._crowdable[ident]
+                if self._crowdable_keys.get(crowd.key) == ident:
+                    del self._crowdable_keys[crowd.key]
 
     # ---- routing ----------------------------------------------------------------
 
@@ -170,7 +232,8 @@ class Router:
         reason, event = self._decide(event, now)
         self._in_hand.append(event)  # the sanitised copy is the one that gets its fate
         if reason is None:
-            self.buffer.push(event, now)
+            if not self._join(event, now):
+                self.buffer.push(event, now)
         else:
             self.ledger.filter(event, reason)
             if reason == "flood" and self.filters.flooded_key:
@@ -178,6 +241,30 @@ class Router:
                 # Only what the spam filters apply to: a paid message that
                 # happens to say "ㅋㅋㅋ" is still paid for.
                 self.buffer.purge(lambda e: spam_filterable(e) and self._key_of(e) == key, reason="flood")
+
+    def _join(self, event: ChatEvent, now: float) -> bool:
+        """Merge a plain chat line into a waiting one that says the same
+        thing (the same comparison key, or token sets alike): True if it
+        joined. Otherwise it may be joined later, and the caller pushes it."""
+        if not self.settings.crowds or not _crowdable(event):
+            return False
+        key = self._pending[(event.platform, event.id)].key
+        toks = tokens(event.text)
+        leader: _Crowdable | None = None
+        ident = self._crowdable_keys.get(key) if key else None
+        if ident is not None:
+            leader = self._crowdable.get(ident)
+        if leader is None and len(toks) >= 2:
+            threshold = self.settings.similarity
+            leader = next((c for c in self._crowdable.values() if alike(toks, c.tokens, threshold)), None)
+        if leader is not None and self.buffer.merge(leader.event, event):
+            return True
+        if key or toks:
+            ident = (event.platform, event.id)
+            self._crowdable[ident] = _Crowdable(event, key, toks)
+            if key:
+                self._crowdable_keys.setdefault(key, ident)
+        return False
 
     def _failed(self, exc: Exception) -> None:
         """A step raised on the event in hand: it gets `dropped:error` unless
@@ -212,6 +299,13 @@ class Router:
             reason: str | None = "duplicate"
         else:
             reason = self.filters.check(event, text, key)
+        if (
+            reason is None
+            and self.settings.answered_window
+            and _crowdable(event)
+            and self._answered_texts.matches(key, tokens(text), now)
+        ):
+            reason = "answered"
         if reason is None:
             first = event.author.id not in self._seen_authors
             self._pending[(event.platform, event.id)] = _PendingFacts(key, first)

@@ -27,6 +27,14 @@ rooms, first in line, holding no place in the ledger's pending column, and
 nothing it does later (a second start, a purge, the close) gives it a
 second fate.
 
+A crowd (several viewers saying the same thing, see the router) waits as
+one entry: the first to say it leads, the others are `merge`d into it as
+askers. The entry holds one place in its room, its score counts its
+distinct askers, and whatever happens to it happens to all of them: one
+turn dispatches every asker, an eviction or an expiry drops every asker.
+Only a purge picks askers one by one (a moderator deleted one message):
+if it takes the leader, the next asker leads.
+
 Two ways to end: `finish_input()` when no more chat will come (the session
 still gets everything pending, then EndOfChannel), and `close(reason)` when
 the service stops (whatever is pending is dropped with that reason).
@@ -49,8 +57,9 @@ from .priority import Score
 
 
 class Ranker(Protocol):
-    def static(self, event: ChatEvent) -> float:
-        """The part of the score that does not change while it waits."""
+    def static(self, event: ChatEvent, askers: int = 1) -> float:
+        """The part of the score that does not change while it waits
+        (`askers`: how many distinct viewers said it)."""
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
         """The whole score now, from the cached static part."""
@@ -58,14 +67,14 @@ class Ranker(Protocol):
     def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
         """`current` for many (event, static) pairs at once: the hot path."""
 
-    def breakdown(self, event: ChatEvent, now: float) -> Score:
+    def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         """The score now with its parts, for the log (once per dispatch)."""
 
 
 class ArrivalOrder:
     """The ranker without ranking: the oldest message first (FIFO)."""
 
-    def static(self, event: ChatEvent) -> float:
+    def static(self, event: ChatEvent, askers: int = 1) -> float:
         return -event.received_at
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
@@ -74,7 +83,7 @@ class ArrivalOrder:
     def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
         return [static for _, static in items]
 
-    def breakdown(self, event: ChatEvent, now: float) -> Score:
+    def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         return Score(total=-event.received_at, parts=(("arrival", -event.received_at),))
 
 
@@ -82,6 +91,17 @@ class ArrivalOrder:
 class Picked:
     event: ChatEvent
     score: Score
+    askers: tuple[ChatEvent, ...] = ()  # the others who said the same (a crowd), in arrival order
+
+    @property
+    def events(self) -> tuple[ChatEvent, ...]:
+        """Every message this turn answers: the leader first."""
+        return (self.event, *self.askers)
+
+
+def turn_events(picked: list[Picked]) -> list[ChatEvent]:
+    """Every message a turn answers, each crowd's askers after its leader."""
+    return [event for p in picked for event in p.events]
 
 
 @attrs.define(eq=False)
@@ -91,6 +111,18 @@ class _Entry:
     static: float  # the cached static part of its score
     paid: bool  # which room it waits in
     redo: bool = False  # put back after its dispatch: it has its fate already
+    also: list[ChatEvent] = attrs.Factory(list)  # merged askers (a crowd), pending with it
+
+    @property
+    def events(self) -> list[ChatEvent]:
+        return [self.event, *self.also]
+
+    @property
+    def askers(self) -> int:
+        """Distinct viewers among its messages."""
+        if not self.also:
+            return 1
+        return len({(e.platform, e.author.id) for e in self.events})
 
 
 class PendingBuffer:
@@ -103,7 +135,7 @@ class PendingBuffer:
         ranker: Ranker | None = None,
         max_age: float = math.inf,
         paid_max_age: float = math.inf,
-        on_dispatch: Callable[[ChatEvent, float], None] | None = None,
+        on_dispatch: Callable[[list[ChatEvent], float], None] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
@@ -113,7 +145,9 @@ class PendingBuffer:
         self._ranker: Ranker = ranker if ranker is not None else ArrivalOrder()
         self._max_age = max_age
         self._paid_max_age = paid_max_age
-        self._on_dispatch = on_dispatch  # (event, now): e.g. the router noting who was answered
+        # (the events of one answered entry, now): the router notes who and
+        # what was answered
+        self._on_dispatch = on_dispatch
         # The two rooms, each in arrival order. Kept apart so that counting
         # a room, and finding the chat to evict, never walks the other one:
         # on a long stream the paid room sits full while chat floods by.
@@ -134,6 +168,7 @@ class PendingBuffer:
         self._closed = False
 
     def __len__(self) -> int:
+        """Entries waiting in the rooms (a crowd is one entry)."""
         return len(self._chat) + len(self._paid)
 
     @property
@@ -141,8 +176,8 @@ class PendingBuffer:
         return self._input_finished or self._closed
 
     def pending(self) -> list[ChatEvent]:
-        """What is waiting in the rooms, in arrival order."""
-        return [entry.event for entry in sorted(self._all(), key=lambda e: e.seq)]
+        """What is waiting in the rooms, in arrival order (a crowd's askers after its leader)."""
+        return [event for entry in sorted(self._all(), key=lambda e: e.seq) for event in entry.events]
 
     def unfated(self) -> list[tuple[ChatEvent, bool]]:
         """Everything the ledger counts as pending, as (event, handed_over):
@@ -151,9 +186,9 @@ class PendingBuffer:
         once the router is between events, so a status that lists these
         agrees with its own count (the dashboard once showed "pending 1"
         beside "nothing waiting": a message sent to OLV, not yet started)."""
-        waiting = [(e.event, False) for e in sorted(self._all(), key=lambda e: e.seq)]
+        waiting = [(ev, False) for e in sorted(self._all(), key=lambda e: e.seq) for ev in e.events]
         handed = sorted((e for e in self._in_flight.values() if not e.redo), key=lambda e: e.seq)
-        return [(e.event, True) for e in handed] + waiting
+        return [(ev, True) for e in handed for ev in e.events] + waiting
 
     def answering_again(self) -> list[ChatEvent]:
         """Paid messages put back after a cut-off answer: already dispatched
@@ -185,11 +220,26 @@ class PendingBuffer:
             self._changed.unpark_all()
             self._record_drops(expired, "expired")
         if evicted is not None:
-            self._ledger.drop(evicted.event, "overflow")
+            self._record_drops([evicted], "overflow")
+
+    def merge(self, leader: ChatEvent, event: ChatEvent) -> bool:
+        """Add `event` (received, pending in the ledger) to the entry that
+        `leader` leads, as one more asker; its score is ranked anew. False,
+        and nothing changes, if that entry is not waiting in a room (it was
+        checked out, or has its fate): the caller then pushes `event`."""
+        entry = next((e for e in self._all() if e.event is leader), None)
+        if entry is None or self.input_finished:
+            return False
+        # Scored before anything changes, like push.
+        static = self._ranker.static(leader, len({(e.platform, e.author.id) for e in (*entry.events, event)}))
+        entry.also.append(event)
+        entry.static = static
+        self._changed.unpark_all()
+        return True
 
     def holds(self, event: ChatEvent) -> bool:
         """Whether this very event waits in a room or is checked out."""
-        return any(e.event is event for e in (*self._all(), *self._in_flight.values()))
+        return any(ev is event for e in (*self._all(), *self._in_flight.values()) for ev in e.events)
 
     def take(self, now: float, *, batch: int = 1) -> list[Picked]:
         """The next turn, counted as dispatched: the best message, or in digest
@@ -221,7 +271,7 @@ class PendingBuffer:
             # alone (only paid messages are put back, and they go alone).
             entry = self._redo.pop(0)
             self._in_flight[id(entry.event)] = entry
-            picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now)))
+            picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now, entry.askers)))
             self._changed.unpark_all()
         failed: list[tuple[_Entry, str]] = []
         while not picked and (self._chat or self._paid):
@@ -233,16 +283,17 @@ class PendingBuffer:
             for entry in group:
                 self._remove(entry)
                 try:
-                    breakdown = self._ranker.breakdown(entry.event, now)
+                    breakdown = self._ranker.breakdown(entry.event, now, entry.askers)
                 except Exception as exc:  # one message that cannot be scored costs only itself
                     failed.append((entry, f"{type(exc).__name__}: {exc}"))
                     continue
                 self._in_flight[id(entry.event)] = entry
-                picked.append(Picked(entry.event, breakdown))
+                picked.append(Picked(entry.event, breakdown, tuple(entry.also)))
             self._changed.unpark_all()
         self._record_drops(expired, "expired")
         for entry, error in failed:
-            self._ledger.drop(entry.event, "error", {"error": error})
+            for event in entry.events:
+                self._ledger.drop(event, "error", {"error": error})
         return picked
 
     async def pull_checkout(self, *, batch: int = 1) -> list[Picked]:
@@ -256,14 +307,22 @@ class PendingBuffer:
             await self._changed.park()
 
     def confirm(self, picked: list[Picked], now: float) -> None:
-        """The turn started: its messages are dispatched, once."""
+        """The turn started: its messages are dispatched, once. A crowd's
+        askers are dispatched with its leader, each with `merged_into`."""
+        confirmed: list[_Entry] = []
         for p in picked:
             entry = self._in_flight.pop(id(p.event), None)
             if entry is None or entry.redo:
                 continue  # already has its fate (confirmed before, dropped at close, or put back)
-            if self._on_dispatch is not None:
-                self._on_dispatch(p.event, now)
+            confirmed.append(entry)
             self._ledger.dispatch(p.event, p.score.to_dict())
+            for asker in entry.also:
+                self._ledger.dispatch(asker, {"merged_into": p.event.id})
+        # Last, once every fate is recorded: the callback may purge the rooms
+        # (the router drops what this turn has just answered).
+        if self._on_dispatch is not None:
+            for entry in confirmed:
+                self._on_dispatch(entry.events, now)
 
     def give_back(self, picked: list[Picked], now: float) -> None:
         """The turn never started: its messages wait again, ranked as before
@@ -321,12 +380,21 @@ class PendingBuffer:
         lost = [e for e in (self._in_flight.pop(id(p.event), None) for p in picked) if e is not None]
         for entry in lost:
             if not entry.redo:
-                self._ledger.drop(entry.event, reason, detail)
+                for event in entry.events:
+                    self._ledger.drop(event, reason, detail)
 
     @property
     def in_flight(self) -> int:
-        """Checked out, with no fate yet."""
+        """Turns checked out, with no fate yet."""
         return len(self._in_flight)
+
+    @property
+    def events_pending(self) -> int:
+        """Messages with no fate yet, each asker of a crowd counted: what
+        waits and what is checked out. `len()` counts entries (places in
+        the rooms); this equals the ledger's pending once routing is idle."""
+        waiting = sum(len(e.also) + 1 for e in self._all())
+        return waiting + sum(len(e.also) + 1 for e in self._in_flight.values() if not e.redo)
 
     def expire(self, now: float) -> int:
         """Drop what is too old now; the router calls it between events too."""
@@ -337,16 +405,38 @@ class PendingBuffer:
         return len(expired)
 
     def purge(self, matches: Callable[[ChatEvent], bool], reason: str = "purged") -> int:
-        """Drop every pending event that `matches`; returns how many."""
-        purged = [entry for entry in self._all() if matches(entry.event)]
+        """Drop every pending event that `matches`; returns how many. In a
+        crowd only the askers that match go; if the leader goes, the next
+        asker that stays leads."""
+        purged: list[ChatEvent] = []
+        emptied: set[int] = set()
+        rescored: list[_Entry] = []
+        for entry in sorted(self._all(), key=lambda e: e.seq):
+            events = entry.events
+            gone = [e for e in events if matches(e)]
+            if not gone:
+                continue
+            purged += gone
+            if len(gone) == len(events):
+                emptied.add(id(entry))
+            else:
+                stay = [e for e in events if not any(e is g for g in gone)]
+                entry.event, entry.also = stay[0], stay[1:]
+                rescored.append(entry)
+        for entry in rescored:
+            try:
+                entry.static = self._ranker.static(entry.event, entry.askers)
+            except Exception:  # keeps its old score: a purge must not fail on a ranking
+                continue
         # A put-back message already has its fate: it is only forgotten.
         self._redo = [e for e in self._redo if not matches(e.event)]
+        if emptied:
+            self._chat = [e for e in self._chat if id(e) not in emptied]
+            self._paid = [e for e in self._paid if id(e) not in emptied]
         if purged:
-            gone = set(map(id, purged))
-            self._chat = [e for e in self._chat if id(e) not in gone]
-            self._paid = [e for e in self._paid if id(e) not in gone]
             self._changed.unpark_all()
-        self._record_drops(sorted(purged, key=lambda e: e.seq), reason)
+        for event in purged:
+            self._ledger.drop(event, reason)
         return len(purged)
 
     def finish_input(self) -> None:
@@ -417,7 +507,8 @@ class PendingBuffer:
 
     def _record_drops(self, entries: list[_Entry], reason: str) -> None:
         for entry in entries:
-            self._ledger.drop(entry.event, reason)
+            for event in entry.events:
+                self._ledger.drop(event, reason)
 
 
 def _is_plain(event: ChatEvent) -> bool:

@@ -106,8 +106,10 @@ class FilterSettings:
     """Each filter on/off and tunable ([router.filters] in config.toml)."""
 
     repeat_window: float = attrs.field(default=30.0, validator=at_least(0))  # same author, same text; 0 = off
-    flood_window: float = attrs.field(default=10.0, validator=at_least(0))  # the same text from many authors...
-    flood_authors: int = attrs.field(default=3, validator=at_least(0))  # ...this many of them is a flood; 0 = off
+    # A raid: the same text from flood_authors distinct authors within
+    # flood_window seconds. Fewer, or slower, is a crowd (the router merges it).
+    flood_window: float = attrs.field(default=5.0, validator=at_least(0))
+    flood_authors: int = attrs.field(default=6, validator=at_least(0))  # 0 = off
     rate_per_minute: float = attrs.field(default=6.0, validator=at_least(0))  # per-author refill; 0 = off
     rate_burst: int = attrs.field(default=3, validator=at_least(1))  # messages an author may send at once
     min_length: int = attrs.field(default=1, validator=at_least(0))  # graphemes after sanitising; 0 = off

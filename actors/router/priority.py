@@ -8,8 +8,8 @@ streamer can always see *why* a message won. The philosophy, part by part:
 - **Money first, and it dominates.** A viewer who pays is promised a reply;
   every AI VTuber project surveyed ranks Super Chats and donations above chat.
   `paid_base` is set above the largest bonus an unpaid message can collect
-  (membership or gift, mention, question, first message: 25 + 8 + 6 + 4 = 43
-  with the defaults), so between two messages of the same author and age a
+  (membership or gift, mention, question, first message, a crowd: 25 + 8 + 6
+  + 4 + 10 = 53 with the defaults), so between two messages of the same author and age a
   paid one always ranks first, however cheap and however dull. Roles, age and
   the recent-author penalty are the author's and the clock's, the same on both
   sides, so they cannot change that order.
@@ -26,6 +26,11 @@ streamer can always see *why* a message won. The philosophy, part by part:
 - **Age costs.** `age_per_second` is subtracted per second waited: among equals
   fresh chat beats stale chat, because an answer to a question asked two
   minutes ago lands in a conversation that has moved on.
+- **A crowd counts.** When several viewers say the same thing (the router
+  merges them into one entry), `crowd` points per extra viewer, up to
+  `crowd_max`: the question three people asked is the one most worth
+  answering, once. Laughter and emotes merge but earn nothing: a crowd
+  saying "ㅋㅋㅋ" is not a question.
 - **Nobody monopolises the AI.** An author answered within
   `recent_author_window` seconds loses `recent_author` points, so the same
   two regulars do not get every turn.
@@ -49,6 +54,7 @@ from types import MappingProxyType
 import attrs
 
 from ..chat import Amount, ChatEvent, Kind, Role
+from .similar import tokens
 
 __all__ = ["DEFAULT_RATES", "Score", "Weights", "is_question", "mentions", "score", "usd_value"]
 
@@ -65,7 +71,7 @@ class Weights:
     mistake that would turn a penalty into a bonus.
     """
 
-    paid_base: float = 50.0  # any paid message (donation, sticker) starts here...
+    paid_base: float = 60.0  # any paid message (donation, sticker) starts here...
     paid_per_usd: float = 10.0  # ...plus paid_per_usd * log2(1 + usd)
     membership: float = 20.0  # new member / milestone / subscription
     gift: float = 25.0
@@ -76,6 +82,8 @@ class Weights:
     mention: float = 8.0  # the text names the VTuber
     question: float = 6.0  # the text looks like a question
     first_message: float = 4.0  # first message we have seen from this author
+    crowd: float = 5.0  # per extra viewer who said the same thing (a merged crowd)...
+    crowd_max: float = 10.0  # ...up to this many points
     age_per_second: float = 0.2  # subtracted per second since received
     recent_author: float = 12.0  # subtracted if answered within the window
     recent_author_window: float = 120.0
@@ -348,6 +356,17 @@ _DONATION, _STICKER, _MEMBERSHIP, _GIFT, _MODERATION = (
 _OWNER, _MODERATOR, _MEMBER, _VERIFIED = Role.OWNER, Role.MODERATOR, Role.MEMBER, Role.VERIFIED
 
 
+def _role_parts(roles: frozenset[Role], w: Weights, append: Callable[[tuple[str, float]], None]) -> None:
+    if _OWNER in roles and w.owner:
+        append(("owner", w.owner))
+    if _MODERATOR in roles and w.moderator:
+        append(("moderator", w.moderator))
+    if _MEMBER in roles and w.member:
+        append(("member", w.member))
+    if _VERIFIED in roles and w.verified:
+        append(("verified", w.verified))
+
+
 def score(
     event: ChatEvent,
     *,
@@ -357,11 +376,13 @@ def score(
     names: Sequence[str],
     first_message: bool,
     last_answered_at: float | None,
+    askers: int = 1,
 ) -> Score:
     """Rank one pending message at time `now` (the clock of `event.received_at`).
 
     `first_message`: this is the first message seen from its author.
     `last_answered_at`: when the AI last answered this author, if ever.
+    `askers`: how many distinct viewers said this (a merged crowd).
     A paid message whose currency is not in `rates` still gets `paid_base`.
     Moderation events are never ranked: ValueError.
     """
@@ -392,14 +413,7 @@ def score(
 
     roles = event.author.roles
     if roles:
-        if _OWNER in roles and w.owner:
-            append(("owner", w.owner))
-        if _MODERATOR in roles and w.moderator:
-            append(("moderator", w.moderator))
-        if _MEMBER in roles and w.member:
-            append(("member", w.member))
-        if _VERIFIED in roles and w.verified:
-            append(("verified", w.verified))
+        _role_parts(roles, w, append)
 
     text = event.text
     if text and (w.mention or w.question):
@@ -410,6 +424,8 @@ def score(
             append(("question", w.question))
     if first_message and w.first_message:
         append(("first_message", w.first_message))
+    if askers > 1 and w.crowd and w.crowd_max and tokens(text):
+        append(("crowd", min(w.crowd * (askers - 1), w.crowd_max)))
 
     age = now - event.received_at  # negative (clock skew in tests): no bonus
     if age > 0 and w.age_per_second:

@@ -16,7 +16,7 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
-from ..router.buffer import PendingBuffer
+from ..router.buffer import PendingBuffer, turn_events
 from .failures import report_turn_ended, turn_failed
 from .prompt import format_turn as default_format_turn
 
@@ -31,7 +31,7 @@ async def run_console_session(
     speaking_time: float,
     batch: int = 1,
     emit: Emit,
-    format_turn: Callable[[list[ChatEvent]], str] = default_format_turn,
+    format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str] = default_format_turn,
     on_turn_ended: TurnEnded | None = None,
 ) -> None:
     """Returns when all input is finished and spoken: that ends the run."""
@@ -51,9 +51,9 @@ async def run_console_session(
         if picked is None:
             break  # stopped while idle
         # A turn pulled just as the stop came is already ours: speak it.
-        events = [p.event for p in picked]
+        events = turn_events(picked)
         try:
-            text = format_turn(events)
+            text = format_turn([p.event for p in picked], [p.askers for p in picked])
         except Exception as exc:
             # One message that cannot be put into words costs only itself.
             turn_failed(buffer, picked, exc, emit)

@@ -38,14 +38,15 @@ from supervision import ChildContext
 from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..monitors.retry import RetryRule, describe_failure, run_with_retries
-from ..router.buffer import PendingBuffer, Picked
+from ..router.buffer import PendingBuffer, Picked, turn_events
 from .failures import report_turn_ended, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 
 Emit = Callable[..., None]
 TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]  # (events answered, fields)
-FormatTurn = Callable[[list[ChatEvent]], str]
+# (the turn's messages, and for each the others who said the same: a crowd)
+FormatTurn = Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str]
 
 PAID_KINDS = frozenset({Kind.DONATION, Kind.STICKER, Kind.MEMBERSHIP, Kind.GIFT})
 HARD_STOP_INTERRUPT_S = 0.5  # the longest a cancelled session spends telling OLV what was heard
@@ -282,9 +283,9 @@ class OlvSession:
 
     async def _turn(self, ctx: ChildContext, conn: Connection, picked: list[Picked]) -> bool:
         """One message's turn; True if it ended as it should (OLV is proven alive)."""
-        events = [p.event for p in picked]
+        events = turn_events(picked)
         try:
-            text = self.format_turn(events)
+            text = self.format_turn([p.event for p in picked], [p.askers for p in picked])
         except Exception as exc:
             # Nothing was sent: the message costs only itself (dropped:error).
             turn_failed(self.buffer, picked, exc, self.emit)
@@ -363,7 +364,7 @@ class OlvSession:
         sent: bool,
     ) -> None:
         """Give every message of the turn its due, however the turn ended."""
-        events = [p.event for p in picked]
+        events = turn_events(picked)
         if not confirmed:
             if sent and (turn.outcome == "lost" or conn.broken) and not ctx.stopping.is_set():
                 self._orphan(picked, turn, text)
@@ -443,7 +444,7 @@ class OlvSession:
             self._orphans.remove(orphan)
             assert orphan.turn is not None
             self.turns_done += 1
-            self._turn_ended([p.event for p in orphan.picked], orphan.turn)
+            self._turn_ended(turn_events(orphan.picked), orphan.turn)
 
     def _lose_orphans(self, why: str) -> None:
         for orphan in [o for o in self._orphans if o.turn is None]:
