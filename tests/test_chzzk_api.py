@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.chat import ChatEvent, Kind, Platform, Role
+from actors.ledger import Ledger
 from actors.monitors.chzzk_api import (
     ANONYMOUS,
     ChzzkApiError,
@@ -28,6 +29,7 @@ from actors.monitors.chzzk_api import (
     to_chat_event,
     unwrap,
 )
+from actors.router.actor import Router, RoutingSettings
 from strategies import chzzk_payloads, chzzk_variants, json_values, token_pairs
 
 WALL = datetime(2026, 7, 22, 13, 50, tzinfo=UTC)
@@ -114,8 +116,8 @@ def test_the_role_in_profile_wins_over_the_top_level():
 @pytest.mark.parametrize(
     ("content", "text"),
     [
-        ("{:d_47:}", ""),
-        ("{:d_47:}{:d_48:}  ", ""),
+        ("{:d_47:}", "{:d_47:}"),  # emotes only: kept, so the router knows it is emote-only
+        ("{:d_47:}{:d_48:}  ", "{:d_47:} {:d_48:}"),
         ("안녕{:d_47:}하세요", "안녕 하세요"),
         ("  a \n\t b  ", "a b"),
         ("{:not closed", "{:not closed"),
@@ -126,6 +128,14 @@ def test_the_role_in_profile_wins_over_the_top_level():
 def test_emoji_placeholders_go_and_whitespace_collapses(content, text):
     payload = json.loads(REAL_CHAT) | {"content": content}
     assert event("CHAT", payload).text == text
+
+
+def test_an_emote_only_chat_is_filtered_as_emoji_only_not_too_short():
+    router = Router(Ledger(), RoutingSettings())
+    for i, content in enumerate(["{:d_47:}{:d_47:}", "{:mira_love:} 💀"]):
+        payload = json.loads(REAL_CHAT) | {"content": content, "messageTime": 1_700_000_000_000 + i}
+        router.route(event("CHAT", payload), 0.0)
+    assert router.ledger.to_dict()["filtered"] == {"emoji_only": 2}
 
 
 def test_anonymous_and_lenient_profiles():

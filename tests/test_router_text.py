@@ -302,7 +302,9 @@ def test_longest_run_examples(text: str, expected: int) -> None:
 emoji = st.sampled_from(
     ["😂", "👍🏽", "🇰🇷", "👨\u200d👩\u200d👧", "❤\ufe0f", "1\ufe0f\u20e3", "©", "🏴\U000e0067\U000e007f"]
 )
-shortcodes = st.from_regex(r":[A-Za-z0-9_-]+:", fullmatch=True)
+shortcodes = st.from_regex(r":[A-Za-z0-9_-]+:", fullmatch=True) | st.from_regex(  # YouTube, Chzzk
+    r"\{:[a-z0-9_]{1,12}:\}", fullmatch=True
+)
 
 
 @given(st.lists(emoji | shortcodes, min_size=1, max_size=6), st.sampled_from(["", " ", "\n"]))
@@ -321,6 +323,9 @@ def test_any_word_makes_it_not_emoji_only(parts: list[str], word: str) -> None:
     [
         ("😂😂😂", True),
         (":face-blue-smiling: :_miraHeart:", True),
+        ("{:d_47:}{:mira_love:} {:d_47:}", True),  # Chzzk emotes
+        ("{:mira_love:}💀", True),
+        ("{: d_47:}", False),
         ("🇰🇷 🇯🇵", True),
         ("", False),
         ("   ", False),

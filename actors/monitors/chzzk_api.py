@@ -339,6 +339,16 @@ def _chat_text(text: str) -> str:
     return " ".join(_clean(_EMOJI.sub(" ", text)).split())
 
 
+def _chat_line(text: str) -> str:
+    """A chat message's text: the emote placeholders go (as for any text),
+    unless there is nothing else. An emote-only message keeps its codes, so
+    the router files it as `emoji_only`, not as an empty `too_short`."""
+    words = _chat_text(text)
+    if words or not _EMOJI.search(text):
+        return words
+    return " ".join(_EMOJI.findall(text))
+
+
 def _millis(value: object) -> int | None:
     """messageTime: an int of ms since the epoch, or a string of digits."""
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 15:
@@ -435,7 +445,7 @@ def _chat(name: str, body: dict[str, Any], received_at: float, wall: datetime) -
         _stable_id(Kind.CHAT, name, sender, millis=key_millis, text=content, amount=""),
         Kind.CHAT,
         Author(_clean(sender), _name(profile.get("nickname")), frozenset(roles)),
-        _chat_text(content),
+        _chat_line(content),
         None,
         sent_at,
         received_at=received_at,

@@ -404,12 +404,16 @@ def has_run_over(text: str, limit: int) -> bool:
 
 _EMOJI_EXTEND = _class(p for p in _EXTEND_POINTS if p not in _SKIN_TONES)  # a skin tone is a pictograph itself
 _EMOJI = rf"(?:[0-9#*]\ufe0f?\u20e3|{_PICT}{_EMOJI_EXTEND}*(?:{_ZWJ}{_PICT}{_EMOJI_EXTEND}*)*)"
-_SHORTCODE = r":[A-Za-z0-9_-]+:"  # YouTube member emoji, ":_miraHeart:"
+# An emote as each platform writes it: a YouTube member emoji ":_miraHeart:",
+# a Chzzk emote placeholder "{:d_47:}" (kept by the Chzzk parser only when a
+# message has nothing else).
+_SHORTCODE = r"(?::[A-Za-z0-9_-]+:|\{:[^\s{}:]{1,64}:\})"
 # Each character has one role here, so the regex never backtracks exponentially.
 _EMOJI_ONLY = re.compile(rf"\s*(?:(?:{_SHORTCODE}|{_EMOJI})\s*)+")
 
 
 def is_emoji_only(text: str) -> bool:
-    """True if the text has at least one emoji (or shortcode) and nothing but
-    emoji, shortcodes and whitespace. A blank text is not emoji-only."""
+    """True if the text has at least one emoji (or emote code: YouTube's
+    ":shortcode:", Chzzk's "{:id:}") and nothing but emoji, emote codes and
+    whitespace. A blank text is not emoji-only."""
     return _EMOJI_ONLY.fullmatch(text) is not None
