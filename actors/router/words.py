@@ -23,7 +23,10 @@ _UNSPACED_SCRIPT = re.compile(
 _SEPARATOR = r"[\W\d_]"  # anything but a letter: spaces, punctuation, digits, marks, emoji, invisibles
 _SEPARATOR_NOT_SPACE = r"(?:[^\w\s]|[\d_])"
 _NON_LETTERS = re.compile(_SEPARATOR + "+")
-_INVISIBLE = re.compile(_class([*_CATEGORY["Cf"], *_VARIATION_SELECTORS]) + "+")
+_INVISIBLE_POINTS = [*_CATEGORY["Cf"], *_VARIATION_SELECTORS]
+_INVISIBLE = re.compile(_class(_INVISIBLE_POINTS) + "+")
+# A superset that `re` finds 3x faster: most texts have no invisibles to remove.
+_MAYBE_INVISIBLE = re.compile(_class(_INVISIBLE_POINTS, loose=True))
 _SPACES = re.compile(r"\s+")
 
 
@@ -125,10 +128,11 @@ class BlockedWords:
         if self._spaced_re is None and self._unspaced_re is None:
             return None
         folded = _fold(text)
-        if self._unspaced_re is not None and (m := self._unspaced_re.search(folded)):
+        is_ascii = folded.isascii()  # then it has no Hangul, kana or Han, and no invisibles
+        if not is_ascii and self._unspaced_re is not None and (m := self._unspaced_re.search(folded)):
             return self._unspaced[_NON_LETTERS.sub("", m[0])]
         if self._spaced_re is not None:
-            plain = folded if folded.isascii() else _INVISIBLE.sub("", folded)
+            plain = folded if is_ascii or not _MAYBE_INVISIBLE.search(folded) else _INVISIBLE.sub("", folded)
             if m := self._spaced_re.search(plain):
                 found = _SPACES.sub(" ", m[0])
                 return self._literal.get(found) or self._spelled.get(_NON_LETTERS.sub("", found), found)
