@@ -112,6 +112,7 @@ class RouterConfig:
     answered_window: float = attrs.field(default=300.0, validator=at_least(0))  # 0 = off
     similarity: float = attrs.field(default=DEFAULT_THRESHOLD, validator=within(0.01, 1.0))  # 1.0: only exact
     crowds: bool = True
+    settle: float = attrs.field(default=2.0, validator=within(0, 30))
     vtuber_names: tuple[str, ...] = ()
     rates: dict[str, float] = attrs.field(factory=dict)  # USD per unit, over the built-in table
     filters: FilterSettings = attrs.field(factory=FilterSettings)
@@ -138,6 +139,7 @@ class RouterConfig:
             answered_window=self.answered_window,
             similarity=self.similarity,
             crowds=self.crowds,
+            settle=self.settle,
         )
 
 

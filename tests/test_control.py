@@ -53,6 +53,7 @@ def service_for(tmp_path, port: int, extra: str = "", monitors=None) -> tuple[Se
         f"""
 [router]
 capacity = 50
+settle = 0.0
 [router.filters]
 rate_per_minute = 0.0
 [session]

@@ -266,3 +266,64 @@ def test_the_archive_records_every_asker_of_a_merged_turn(tmp_path: Path) -> Non
         {"platform": "chzzk", "id": "민수", "name": "민수"},
     ]
     assert records[1]["merged_into"] == "a" and "askers" not in records[1]
+
+
+# ---- a raid shows itself before anything of it is answered ------------------------------------------
+
+
+async def test_plain_chat_waits_to_settle_so_a_raid_is_purged_before_it_is_answered(autojump_clock) -> None:
+    import trio
+
+    router, fates = router_with_fates(attrs.evolve(SETTINGS, settle=2.0, filters=SETTINGS.filters))
+    got: list[tuple[float, list[str]]] = []
+
+    async def session() -> None:
+        try:
+            while True:
+                picked = await router.buffer.pull()
+                got.append((trio.current_time(), [e.id for e in turn_events(picked)]))
+        except trio.EndOfChannel:
+            pass
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session)
+        await trio.sleep(1.0)
+        for i in range(8):  # eight accounts in 1.4 s: the sixth makes it a flood
+            route(router, chat(f"r{i}", f"raider{i}", "PIXEL RAID!!", at=trio.current_time()))
+            await trio.sleep(0.2)
+        route(router, chat("q", "quinn", "what game is next?", at=trio.current_time()))
+        won = Amount(Decimal("1000"), "KRW", "₩1,000")
+        route(router, chat("d", "donor", "hi!", at=trio.current_time(), amount=won))
+        await trio.sleep(5.0)
+        router.buffer.finish_input()
+    # the donation at once, the question once settled, nothing of the raid
+    assert got == [(2.6, ["d"]), (4.6, ["q"])]
+    assert {r for i, fate, r, _ in fates if i.startswith("r")} == {"flood"}
+
+
+def test_the_vtubers_own_names_and_a_line_s_fillers_are_not_what_it_says() -> None:
+    names = ("Mira", "미라")
+    assert tokens("미라 님 헐 오늘 왜 이렇게 귀여움ㅋㅋㅋ", names) == tokens("오늘 왜 이렇게 귀여움 :_miraPat:", names)
+    assert tokens("hi Mira, do you like cats?", names) == tokens("do you like cats", names)
+    assert "mirage" in tokens("the mirage level", names)
+
+
+@given(
+    st.lists(st.frozensets(st.sampled_from("abcdefgh"), max_size=7), max_size=25),
+    st.frozensets(st.sampled_from("abcdefgh"), max_size=7),
+    st.sampled_from([0.5, 0.6, 0.75, 0.8, 1.0]),
+)
+def test_the_index_finds_a_set_alike_exactly_when_comparing_with_all_would(sets, query, threshold) -> None:
+    from actors.router.similar import SimilarIndex
+
+    index: SimilarIndex[int] = SimilarIndex(threshold)
+    for i, s in enumerate(sets):
+        index.add(i, s)
+    if len(sets) > 3:
+        index.discard(3)
+    kept = [i for i in range(len(sets)) if i != 3]
+    found = index.find(query)
+    expected = [i for i in kept if alike(query, sets[i], threshold)]
+    assert (found is None) == (not expected)
+    if found is not None:
+        assert found in expected

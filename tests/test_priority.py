@@ -363,14 +363,14 @@ def test_recent_author_penalty_applies_iff_answered_within_the_window(
     answered = rank(ev, now=now, weights=w, last_answered_at=now - since)
     never = rank(ev, now=now, weights=w, last_answered_at=None)
     within = since < window
-    assert (part(answered, "recent_author") == -12.0) is within
-    assert answered.total == pytest.approx(never.total - (12.0 if within else 0.0))
+    assert (part(answered, "recent_author") == -20.0) is within
+    assert answered.total == pytest.approx(never.total - (20.0 if within else 0.0))
 
 
 def test_the_window_edge() -> None:
     w = Weights()
-    assert part(rank(event(), now=100.0, last_answered_at=100.0 - 119.9, weights=w), "recent_author") == -12.0
-    assert part(rank(event(), now=100.0, last_answered_at=100.0 - 120.0, weights=w), "recent_author") is None
+    assert part(rank(event(), now=100.0, last_answered_at=100.0 - 599.9, weights=w), "recent_author") == -20.0
+    assert part(rank(event(), now=100.0, last_answered_at=100.0 - 600.0, weights=w), "recent_author") is None
 
 
 # ---- roles ---------------------------------------------------------------------------
@@ -406,13 +406,13 @@ def test_a_regular_asking_mira_a_question() -> None:
     )
     s = rank(ev, now=100.0, last_answered_at=40.0)
     assert s.to_dict() == {
-        "total": 12.0,
+        "total": 4.0,
         "moderator": 10.0,
         "verified": 2.0,
         "mention": 8.0,
         "question": 6.0,
         "age": -2.0,
-        "recent_author": -12.0,
+        "recent_author": -20.0,
     }
 
 

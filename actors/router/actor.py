@@ -36,7 +36,7 @@ from .answered import AnsweredTexts
 from .buffer import PendingBuffer
 from .filters import BoundedLRU, FilterChain, FilterSettings, spam_filterable
 from .priority import DEFAULT_RATES, Score, Weights, score
-from .similar import DEFAULT_THRESHOLD, alike, tokens
+from .similar import DEFAULT_THRESHOLD, SimilarIndex, alike, tokens
 
 Emit = Callable[..., None]
 
@@ -60,6 +60,7 @@ class RoutingSettings:
     answered_window: float = 300.0  # seconds a chat text answered stays answered; 0 = off
     similarity: float = DEFAULT_THRESHOLD  # token-set similarity at which two lines say the same thing
     crowds: bool = True  # merge what several viewers say alike into one turn
+    settle: float = 0.0  # seconds plain chat waits before it can be answered (a raid shows itself meanwhile)
 
 
 @attrs.frozen
@@ -97,6 +98,7 @@ class Router:
             ranker=self,
             max_age=settings.max_age,
             paid_max_age=settings.paid_max_age,
+            settle=settings.settle,
             on_dispatch=self._answered,
         )
         self.settings = settings
@@ -109,6 +111,7 @@ class Router:
         # same by comparison key (an exact match needs no scan).
         self._crowdable: dict[tuple[Platform, str], _Crowdable] = {}
         self._crowdable_keys: dict[str, tuple[Platform, str]] = {}
+        self._crowdable_alike: SimilarIndex[tuple[Platform, str]] = SimilarIndex(settings.similarity)
         # What routing learnt about each pending message: its comparison key
         # (for flood purges) and whether it was its author's first message
         # (for the score). Kept only while the message pends.
@@ -183,7 +186,7 @@ class Router:
         leader = events[0]
         if not leader.text or not self.settings.answered_window:
             return
-        key, toks = textlib.comparison_key(leader.text), tokens(leader.text)
+        key, toks = textlib.comparison_key(leader.text), self._tokens(leader.text)
         self._answered_texts.note(key, toks, now)
         threshold = self.settings.similarity
 
@@ -191,7 +194,7 @@ class Router:
             if not _crowdable(e):
                 return False
             other = self._key_of(e)
-            return other is not None and ((other == key and key != "") or alike(tokens(e.text), toks, threshold))
+            return other is not None and ((other == key and key != "") or alike(self._tokens(e.text), toks, threshold))
 
         self.buffer.purge(says_the_same, reason="answered")
 
@@ -206,6 +209,7 @@ class Router:
             crowd = self._crowdable.get(ident)
             if crowd is not None and crowd.event is event:
                 del self._crowdable[ident]
+                self._crowdable_alike.discard(ident)
                 if self._crowdable_keys.get(crowd.key) == ident:
                     del self._crowdable_keys[crowd.key]
 
@@ -242,6 +246,9 @@ class Router:
                 # happens to say "ㅋㅋㅋ" is still paid for.
                 self.buffer.purge(lambda e: spam_filterable(e) and self._key_of(e) == key, reason="flood")
 
+    def _tokens(self, text: str) -> frozenset[str]:
+        return tokens(text, self.settings.names)
+
     def _join(self, event: ChatEvent, now: float) -> bool:
         """Merge a plain chat line into a waiting one that says the same
         thing (the same comparison key, or token sets alike): True if it
@@ -249,19 +256,19 @@ class Router:
         if not self.settings.crowds or not _crowdable(event):
             return False
         key = self._pending[(event.platform, event.id)].key
-        toks = tokens(event.text)
+        toks = self._tokens(event.text)
         leader: _Crowdable | None = None
         ident = self._crowdable_keys.get(key) if key else None
         if ident is not None:
             leader = self._crowdable.get(ident)
-        if leader is None and len(toks) >= 2:
-            threshold = self.settings.similarity
-            leader = next((c for c in self._crowdable.values() if alike(toks, c.tokens, threshold)), None)
+        if leader is None and (ident := self._crowdable_alike.find(toks)) is not None:
+            leader = self._crowdable.get(ident)
         if leader is not None and self.buffer.merge(leader.event, event):
             return True
         if key or toks:
             ident = (event.platform, event.id)
             self._crowdable[ident] = _Crowdable(event, key, toks)
+            self._crowdable_alike.add(ident, toks)
             if key:
                 self._crowdable_keys.setdefault(key, ident)
         return False
@@ -303,7 +310,7 @@ class Router:
             reason is None
             and self.settings.answered_window
             and _crowdable(event)
-            and self._answered_texts.matches(key, tokens(text), now)
+            and self._answered_texts.matches(key, self._tokens(text), now)
         ):
             reason = "answered"
         if reason is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from .similar import alike
+from .similar import SimilarIndex
 
 
 class AnsweredTexts:
@@ -31,12 +31,19 @@ class AnsweredTexts:
         self._capacity = capacity
         self._recent: deque[tuple[float, str, frozenset[str]]] = deque()  # (answered at, key, tokens)
         self._keys: dict[str, int] = {}  # key -> how many entries of _recent have it
+        # Each token set once, indexed for near matches; with the count of
+        # entries of _recent that have it (the same text answered again).
+        self._alike: SimilarIndex[frozenset[str]] = SimilarIndex(threshold)
+        self._sets: dict[frozenset[str], int] = {}
 
     def note(self, key: str, tokens: frozenset[str], now: float) -> None:
         if not self.window or (not key and not tokens):
             return
         self._recent.append((now, key, tokens))
         self._keys[key] = self._keys.get(key, 0) + 1
+        if tokens not in self._sets:
+            self._alike.add(tokens, tokens)
+        self._sets[tokens] = self._sets.get(tokens, 0) + 1
         self._forget(now)
 
     def matches(self, key: str, tokens: frozenset[str], now: float) -> bool:
@@ -46,20 +53,23 @@ class AnsweredTexts:
         self._forget(now)
         if key and key in self._keys:
             return True
-        if len(tokens) < 2:
-            return False
-        threshold = self.threshold
-        return any(alike(tokens, answered, threshold) for _, _, answered in self._recent)
+        return self._alike.find(tokens) is not None
 
     def _forget(self, now: float) -> None:
-        recent, keys = self._recent, self._keys
+        recent, keys, sets = self._recent, self._keys, self._sets
         while recent and (len(recent) > self._capacity or not now - recent[0][0] < self.window):
-            _, key, _ = recent.popleft()
+            _, key, tokens = recent.popleft()
             left = keys[key] - 1
             if left:
                 keys[key] = left
             else:
                 del keys[key]
+            left = sets[tokens] - 1
+            if left:
+                sets[tokens] = left
+            else:
+                del sets[tokens]
+                self._alike.discard(tokens)
 
     def __len__(self) -> int:
         return len(self._recent)

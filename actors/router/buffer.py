@@ -135,6 +135,7 @@ class PendingBuffer:
         ranker: Ranker | None = None,
         max_age: float = math.inf,
         paid_max_age: float = math.inf,
+        settle: float = 0.0,
         on_dispatch: Callable[[list[ChatEvent], float], None] | None = None,
     ) -> None:
         if capacity < 1:
@@ -145,6 +146,11 @@ class PendingBuffer:
         self._ranker: Ranker = ranker if ranker is not None else ArrivalOrder()
         self._max_age = max_age
         self._paid_max_age = paid_max_age
+        # Plain chat is not handed out before it is `settle` seconds old: a
+        # raid shows itself within a second or two (the flood filter purges
+        # it), and until then its first lines look like a crowd. Paid
+        # messages never wait for this.
+        self._settle = settle
         # (the events of one answered entry, now): the router notes who and
         # what was answered
         self._on_dispatch = on_dispatch
@@ -274,8 +280,8 @@ class PendingBuffer:
             picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now, entry.askers)))
             self._changed.unpark_all()
         failed: list[tuple[_Entry, str]] = []
-        while not picked and (self._chat or self._paid):
-            ranked = self._ranked(self._all(), now)
+        while not picked and (ready := self._ready(now)):
+            ranked = self._ranked(ready, now)
             best = ranked[0]
             group = [best]
             if batch > 1 and _is_plain(best.event):
@@ -299,12 +305,27 @@ class PendingBuffer:
     async def pull_checkout(self, *, batch: int = 1) -> list[Picked]:
         """Wait for the next turn and check it out (see checkout)."""
         while True:
-            picked = self.checkout(trio.current_time(), batch=batch)
+            now = trio.current_time()
+            picked = self.checkout(now, batch=batch)
             if picked:
                 return picked
-            if self.input_finished:
+            if self.input_finished and not self._chat and not self._paid:
                 raise trio.EndOfChannel
-            await self._changed.park()
+            # Nothing ready: wait for a change, or until the first plain
+            # chat has settled.
+            with trio.move_on_at(self._settled_at()):
+                await self._changed.park()
+
+    def _ready(self, now: float) -> list[_Entry]:
+        """What may be handed out now: everything but plain chat younger than `settle`."""
+        if not self._settle:
+            return self._all()
+        settle = self._settle  # the same sum as _settled_at, so the two always agree
+        return self._paid + [e for e in self._chat if now >= e.event.received_at + settle or not _is_plain(e.event)]
+
+    def _settled_at(self) -> float:
+        """When the first unsettled plain chat settles (inf if none waits)."""
+        return min((e.event.received_at + self._settle for e in self._chat), default=math.inf)
 
     def confirm(self, picked: list[Picked], now: float) -> None:
         """The turn started: its messages are dispatched, once. A crowd's

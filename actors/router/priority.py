@@ -85,8 +85,8 @@ class Weights:
     crowd: float = 5.0  # per extra viewer who said the same thing (a merged crowd)...
     crowd_max: float = 10.0  # ...up to this many points
     age_per_second: float = 0.2  # subtracted per second since received
-    recent_author: float = 12.0  # subtracted if answered within the window
-    recent_author_window: float = 120.0
+    recent_author: float = 20.0  # subtracted if answered within the window
+    recent_author_window: float = 600.0  # ten minutes: on a busy stream, a turn for someone new
 
     def __attrs_post_init__(self) -> None:
         for field in attrs.fields(Weights):

@@ -14,7 +14,10 @@ token sets overlap enough (Jaccard similarity, |A ∩ B| / |A ∪ B|):
   thing, and "밥 먹었어?" and "밥 먹었어요?" too.
 - An apostrophe joins ("what's" is one word, "whats"), so a contraction
   does not leave an "s" or a "t" behind.
-- Laughter and filler carry no meaning ("lol", "ㅋㅋ", "haha"): dropped.
+- Laughter and filler carry no meaning ("lol", "ㅋㅋ", "haha"): dropped,
+  and so are emote codes (":_miraHeart:", "{:d_47:}") and the VTuber's own
+  names with what Korean attaches to a name called ("미라야", "미라님"):
+  "미라님 굿즈 언제 나와요?" asks what "굿즈 언제 나와?" asks.
 
 At the default threshold (0.75) a name call or a "lol" more or less still
 matches ("mira do you like cats" vs "do you like cats": 4/5), while another
@@ -28,31 +31,60 @@ Pure, standard library only; token sets are cached, chat repeats itself.
 from __future__ import annotations
 
 import functools
+import math
 import re
+from typing import Generic, TypeVar
 
 from .text import _fold
 
 # Words: runs of letters and digits (the Unicode \w, without "_").
 _WORD = re.compile(r"[^\W_]+")
 _HANGUL_SYLLABLES = re.compile(r"[가-힣]")
-# Laughter, crying and filler: letters of jamo only, or these words.
-_JAMO_ONLY = re.compile(r"[\u3131-\u318e]+")
+# Filler: words that carry no meaning of their own in a chat line.
+_JAMO_RUN = re.compile(r"[\u3131-\u318e]+")
 _FILLER = frozenset(
     {
         *("lol", "lmao", "lmfao", "rofl", "haha", "hahaha", "hehe", "kek", "kekw", "xd", "omg", "pls", "plz"),
-        *("ngl", "fr", "tbh", "btw", "ok", "okay", "oh", "ah", "um", "uh", "hm", "hmm", "yo"),
+        *("hi", "hey", "hello"),  # a greeting before a question is not what it asks
+        *("ngl", "fr", "tbh", "btw", "ok", "okay", "oh", "ah", "um", "uh", "hm", "hmm", "yo", "wait", "honestly"),
+        # Korean interjections and fillers that open a line: "헐 거기 날씨 어때요?"
+        *("헐", "와", "오", "아", "어", "음", "근데", "진짜", "솔직히", "그냥", "혹시", "대박", "ㄹㅇ"),
     }
 )
 
 DEFAULT_THRESHOLD = 0.75
+K = TypeVar("K")
+
+
+_EMOTE_CODE = re.compile(r":[A-Za-z0-9_-]+:|\{:[^\s{}:]{1,64}:\}")
+# What follows a name called in Korean: vocative and honorific endings.
+_NAME_SUFFIX = r"(?:\s?님|씨|쨩|짱|야|아|이|여)?"
+
+
+@functools.lru_cache(maxsize=64)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    parts = []
+    for name in sorted({_fold(n).strip() for n in names} - {""}, key=len, reverse=True):
+        if _HANGUL_SYLLABLES.search(name):
+            parts.append(re.escape(name) + _NAME_SUFFIX)
+        else:
+            parts.append(r"\b" + re.escape(name) + r"\b")
+    return re.compile("|".join(parts)) if parts else None
 
 
 @functools.lru_cache(maxsize=8192)
-def tokens(text: str) -> frozenset[str]:
-    """The tokens of one chat line (see the module docstring)."""
+def tokens(text: str, names: tuple[str, ...] = ()) -> frozenset[str]:
+    """The tokens of one chat line (see the module docstring); `names` are
+    the VTuber's, left out."""
+    # Apostrophes join ("what's"); jamo (ㅋㅋ, ㅠㅠ) part words, as a space
+    # would: "귀여움ㅋㅋㅋ" is "귀여움".
+    folded = _JAMO_RUN.sub(" ", _fold(_EMOTE_CODE.sub(" ", text)).replace("'", "").replace("\u2019", ""))
+    pattern = _names_pattern(names)
+    if pattern is not None:
+        folded = pattern.sub(" ", folded)
     out: set[str] = set()
-    for word in _WORD.findall(_fold(text).replace("'", "").replace("\u2019", "")):
-        if word in _FILLER or _JAMO_ONLY.fullmatch(word):
+    for word in _WORD.findall(folded):
+        if word in _FILLER:
             continue
         if _HANGUL_SYLLABLES.search(word) is None:
             out.add(word)
@@ -83,3 +115,77 @@ def alike(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
     if small < 2 or small < threshold * large:
         return False
     return similarity(a, b) >= threshold
+
+
+def _overlap(n: int, m: int, threshold: float) -> int:
+    """The fewest tokens two sets of sizes n and m share if they are alike:
+    |A ∩ B| / (n + m - |A ∩ B|) >= t  <=>  |A ∩ B| >= t (n + m) / (1 + t)."""
+    return math.ceil(threshold * (n + m) / (1 + threshold) - 1e-9)
+
+
+def _sizes(n: int, threshold: float) -> range:
+    """The sizes a set alike one of size n can have (at most small/large apart)."""
+    return range(max(2, math.ceil(threshold * n - 1e-9)), math.floor(n / threshold + 1e-9) + 1)
+
+
+class SimilarIndex(Generic[K]):
+    """Token sets by key, to find one alike (at `threshold`) without comparing
+    against them all: on a busy stream the router asks this for every line,
+    against every waiting line and every recent answer.
+
+    Prefix filtering, as in set-similarity joins: with the tokens in one
+    fixed order, two sets of sizes n and m that share at least o tokens
+    share one among the first n - o + 1 of the one and the first m - o + 1
+    of the other. A set is indexed under (its size, token) for its longest
+    such prefix; a lookup probes, for each size that could be alike, its own
+    prefix for that size. "message number 12 for Mira" then meets only the
+    sets that could be alike, not every line that says "message number".
+
+    Insertion-ordered throughout, so which of several alike sets is found
+    does not depend on string hashing, and a replay finds the same one."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._sets: dict[K, tuple[frozenset[str], tuple[tuple[int, str], ...]]] = {}
+        self._by_token: dict[tuple[int, str], dict[K, None]] = {}
+
+    def add(self, key: K, toks: frozenset[str]) -> None:
+        """Index `toks` under `key` (replacing what `key` had). Sets of fewer
+        than two tokens are never alike anything, so they are not kept."""
+        self.discard(key)
+        m = len(toks)
+        if m < 2:
+            return
+        smallest = _sizes(m, self.threshold).start  # the longest prefix is for the smallest partner
+        ordered = sorted(toks)
+        slots = tuple((m, token) for token in ordered[: m - _overlap(m, smallest, self.threshold) + 1])
+        self._sets[key] = (toks, slots)
+        for slot in slots:
+            self._by_token.setdefault(slot, {})[key] = None
+
+    def discard(self, key: K) -> None:
+        held = self._sets.pop(key, None)
+        if held is None:
+            return
+        for slot in held[1]:
+            keys = self._by_token[slot]
+            del keys[key]
+            if not keys:
+                del self._by_token[slot]
+
+    def find(self, toks: frozenset[str]) -> K | None:
+        """The first key found whose set is alike `toks`, or None."""
+        n = len(toks)
+        if n < 2 or not self._sets:
+            return None
+        threshold, sets, index = self.threshold, self._sets, self._by_token
+        ordered = sorted(toks)
+        for m in _sizes(n, threshold):
+            for token in ordered[: n - _overlap(n, m, threshold) + 1]:
+                for key in index.get((m, token), ()):
+                    if alike(toks, sets[key][0], threshold):
+                        return key
+        return None
+
+    def __len__(self) -> int:
+        return len(self._sets)
