@@ -5,7 +5,8 @@ reads, plus `fate`, `reason` and `score`. So a streamer can record tonight's
 chat and tune filters on it tomorrow: replaying the archive with the same
 config gives the same filter fates, because filters are deterministic (they
 measure time on the platform's `sent_at`). Queue fates (overflow, expired)
-depend on how fast the VTuber spoke, so those can differ between runs.
+depend on how fast the VTuber spoke, and so does `answered` (what the AI
+had answered by then), so those can differ between runs.
 
 Lines are written as fates happen, line-buffered. A dispatched message is
 written when its turn ends, with the AI's reply and the turn's timings
