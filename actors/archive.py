@@ -33,16 +33,20 @@ class Archive:
         self._file = path.open("a", encoding="utf-8", buffering=1)
         # Dispatched, waiting for their turn to end: (event, score) by identity.
         self._speaking: dict[int, tuple[ChatEvent, dict[str, Any] | None]] = {}
-        # Dispatched as one more asker of a crowd: the leader's message id.
-        self._merged: dict[int, str] = {}
+        # Dispatched as one more asker of a crowd: its leader, by identity.
+        # The buffer dispatches a crowd's leader, then its askers at once.
+        self._merged: dict[int, ChatEvent] = {}
+        self._last_leader: ChatEvent | None = None
 
     def __call__(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         score = dict(detail) if "total" in detail else None
         if fate is Fate.DISPATCHED:
             self._speaking[id(event)] = (event, score)
-            merged_into = detail.get("merged_into")
-            if isinstance(merged_into, str):
-                self._merged[id(event)] = merged_into
+            leader = self._last_leader
+            if "merged_into" not in detail:
+                self._last_leader = event
+            elif leader is not None and detail["merged_into"] == leader.id:
+                self._merged[id(event)] = leader
             return
         self._write(event, fate, reason, score)
 
@@ -57,8 +61,9 @@ class Archive:
                 self._write(event, Fate.DISPATCHED, None, held[1], reply=fields.get("reply"), turn=turn, crowd=events)
 
     def close(self) -> None:
+        speaking = [event for event, _ in self._speaking.values()]
         for event, score in list(self._speaking.values()):  # the service stopped mid-turn
-            self._write(event, Fate.DISPATCHED, None, score)
+            self._write(event, Fate.DISPATCHED, None, score, crowd=speaking)
         self._speaking.clear()
         self._file.close()
 
@@ -76,13 +81,15 @@ class Archive:
         extra: dict[str, Any] = {"fate": fate.value, "reason": reason, "score": score, "reply": reply}
         if turn is not None:
             extra["turn"] = dict(turn)
-        merged_into = self._merged.pop(id(event), None)
-        if merged_into is not None:
-            extra["merged_into"] = merged_into
+        leader = self._merged.pop(id(event), None)
+        if leader is not None:
+            extra["merged_into"] = {"platform": leader.platform.value, "id": leader.id}
         else:
-            askers = [e for e in crowd if self._merged.get(id(e)) == event.id]
+            askers = [e for e in crowd if self._merged.get(id(e)) is event]
             if askers:
+                people = {(e.platform, e.author.id): e.author for e in (event, *askers)}  # each viewer once
                 extra["askers"] = [
-                    {"platform": e.platform.value, "id": e.author.id, "name": e.author.name} for e in (event, *askers)
+                    {"platform": platform.value, "id": author.id, "name": author.name}
+                    for (platform, _), author in people.items()
                 ]
         self._file.write(format_record(event, **extra) + "\n")

@@ -265,7 +265,26 @@ def test_the_archive_records_every_asker_of_a_merged_turn(tmp_path: Path) -> Non
         {"platform": "youtube", "id": "alice", "name": "alice"},
         {"platform": "chzzk", "id": "민수", "name": "민수"},
     ]
-    assert records[1]["merged_into"] == "a" and "askers" not in records[1]
+    assert records[1]["merged_into"] == {"platform": "youtube", "id": "a"} and "askers" not in records[1]
+
+
+def test_a_crowd_cut_short_by_the_stop_is_archived_with_its_askers_each_viewer_once(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive.jsonl")
+    router = Router(
+        Ledger(listeners=[archive]), attrs.evolve(SETTINGS, filters=attrs.evolve(SETTINGS.filters, repeat_window=0))
+    )
+    route(
+        router,
+        chat("a", "alice", "what game is next?", at=0),
+        chat("b", "alice", "what game is next", at=3),
+        chat("c", "carol", "Mira what game is next", at=4),
+    )
+    router.buffer.take(5.0)
+    archive.close()  # the service stopped mid-turn
+    records = [json.loads(line) for line in (tmp_path / "archive.jsonl").read_text(encoding="utf-8").splitlines()]
+    leader = next(r for r in records if r["id"] == "a")
+    assert [a["name"] for a in leader["askers"]] == ["alice", "carol"]
+    assert sorted(r["id"] for r in records if r.get("merged_into") == {"platform": "youtube", "id": "a"}) == ["b", "c"]
 
 
 # ---- a raid shows itself before anything of it is answered ------------------------------------------
