@@ -346,7 +346,7 @@ def _chat_line(text: str) -> str:
     words = _chat_text(text)
     if words or not _EMOJI.search(text):
         return words
-    return " ".join(_EMOJI.findall(text))
+    return " ".join(_EMOJI.findall(_clean(text)))
 
 
 def _millis(value: object) -> int | None:
