@@ -119,6 +119,9 @@ class RouterConfig:
     weights: Weights = attrs.field(factory=Weights)
 
     def __attrs_post_init__(self) -> None:
+        if self.settle >= self.max_age:
+            why = f"must be shorter than max_age ({self.max_age:g} s), or chat expires unanswered"
+            raise ValueProblem("settle", why)
         for code, rate in self.rates.items():
             if not (isinstance(rate, int | float) and rate > 0 and math.isfinite(rate)):
                 raise ValueProblem("rates", f"{code}: must be a positive number of USD per unit, got {rate!r}")

@@ -59,6 +59,11 @@ def test_an_empty_file_is_the_demo():
         ("[routr]\ncapacity = 2", "config.toml: routr: unknown setting"),
         ("[router]\ncapacity = 0", "config.toml: router.capacity: must be at least 1, got 0"),
         (
+            "[router]\nsettle = 20.0\nmax_age = 10.0",
+            "config.toml: router.settle: must be shorter than max_age (10 s), or chat expires unanswered",
+        ),
+        ("[router]\nsimilarity = 0", "config.toml: router.similarity: must be within [0.01, 1], got 0.0"),
+        (
             "[monitors.replay]\nspeed = 0",
             "config.toml: monitors.replay.speed: must be greater than 0 (or inf: no pacing), got 0.0",
         ),
