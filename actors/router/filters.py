@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Generic, TypeVar
 
 import attrs
@@ -35,7 +34,6 @@ from .words import BlockedWords, builtin_blocked_words
 K = TypeVar("K")
 V = TypeVar("V")
 
-_second = itemgetter(1)
 _REPEAT_MEMORY = 6  # an author's last texts kept for the repeat filter
 
 # Bots that post timers and command replies; names compared casefolded.
@@ -57,6 +55,19 @@ class BoundedLRU(Generic[K, V]):
         if value is not None:
             self._data.move_to_end(key)
         return value
+
+    def seen(self, key: K, value: V) -> bool:
+        """Whether `key` was here (now the most recently used, its value
+        kept); if not, it is put with `value`. One call for what a filter
+        asks of every message: has this id, this author been seen before?"""
+        data = self._data
+        if key in data:
+            data.move_to_end(key)
+            return True
+        data[key] = value
+        if len(data) > self.capacity:
+            data.popitem(last=False)
+        return False
 
     def pop(self, key: K) -> None:
         self._data.pop(key, None)
@@ -90,12 +101,7 @@ class RecentIds:
 
     def seen_before(self, event: ChatEvent) -> bool:
         """True if this id was seen; records it either way."""
-        key = (event.platform, event.id)
-        if key in self._seen:
-            self._seen.get(key)
-            return True
-        self._seen.put(key, True)
-        return False
+        return self._seen.seen((event.platform, event.id), True)
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -275,18 +281,19 @@ class FilterChain:
         if text is None:
             text = _TextMemory()
             self._texts.put(key, text)
-        recent = text.recent
-        stale = 0
-        while stale < len(recent) and sent - recent[stale][0] > s.flood_window:
-            stale += 1
-        del recent[:stale]
+        recent, authors = text.recent, text.authors
+        window = s.flood_window
+        while recent and sent - recent[0][0] > window:
+            text.forget_oldest()
         if not recent:
             text.flooding = False  # a quiet window ends a flood
-        recent.append((sent, event.author.id))
+        author = event.author.id
+        recent.append((sent, author))
+        authors[author] = authors.get(author, 0) + 1
         if len(recent) > 4 * s.flood_authors:
-            del recent[0]
+            text.forget_oldest()
         # Most texts are said once: too few to count authors at all.
-        if len(recent) < s.flood_authors or len(set(map(_second, recent))) < s.flood_authors:
+        if len(authors) < s.flood_authors:
             return None
         return text
 
@@ -317,8 +324,20 @@ class _AuthorMemory:
 class _TextMemory:
     """What the filters remember of one text (by comparison key)."""
 
-    __slots__ = ("flooding", "recent")
+    __slots__ = ("authors", "flooding", "recent")
 
     def __init__(self) -> None:
         self.recent: list[tuple[float, str]] = []  # (sent, author id) within the flood window
+        # How many of `recent` each author sent: its length is the distinct
+        # authors, kept as `recent` changes rather than counted per message
+        # (a raid's text is checked on every copy, 4 * flood_authors of them).
+        self.authors: dict[str, int] = {}
         self.flooding = False  # its pending copies were purged when the flood started
+
+    def forget_oldest(self) -> None:
+        _, author = self.recent.pop(0)
+        left = self.authors[author] - 1
+        if left:
+            self.authors[author] = left
+        else:
+            del self.authors[author]
