@@ -21,6 +21,7 @@ import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -37,6 +38,11 @@ class Fate(enum.StrEnum):
 # (event, fate, reason, detail): detail is e.g. the score breakdown of a dispatch.
 FateListener = Callable[[ChatEvent, Fate, str | None, Mapping[str, Any]], None]
 
+# The detail of a fate that has none: one read-only mapping for all of them
+# (a router files most events with no detail, and a listener may keep it).
+_NO_DETAIL: Mapping[str, Any] = MappingProxyType({})
+_FILTERED, _DISPATCHED, _DROPPED = Fate.FILTERED, Fate.DISPATCHED, Fate.DROPPED
+
 
 @attrs.define
 class Ledger:
@@ -52,21 +58,35 @@ class Ledger:
         self.received += 1
         self.pending += 1
 
+    # Each fate is recorded for every event the router takes in, so the
+    # three below check and count inline, and tell the listeners in a loop
+    # of their own, rather than through helper calls.
+
     def filter(self, event: ChatEvent, reason: str) -> None:
-        self._leave_pending()
+        if self.pending <= 0:
+            self._never_pending()
+        self.pending -= 1
         self.filtered[reason] += 1
-        self._tell(event, Fate.FILTERED, reason)
+        for listener in self.listeners:
+            try:
+                listener(event, _FILTERED, reason, _NO_DETAIL)
+            except Exception:  # a broken log must not unbalance the books
+                traceback.print_exc(file=sys.stderr)
 
     def dispatch(self, event: ChatEvent, detail: Mapping[str, Any] | None = None) -> None:
-        self._leave_pending()
+        if self.pending <= 0:
+            self._never_pending()
+        self.pending -= 1
         self.dispatched += 1
-        self._tell(event, Fate.DISPATCHED, None, detail)
+        self._tell(event, _DISPATCHED, None, detail or _NO_DETAIL)
 
     def drop(self, event: ChatEvent, reason: str, detail: Mapping[str, Any] | None = None) -> None:
         """`detail` may say why, e.g. {"error": "ValueError: ..."} for reason `error`."""
-        self._leave_pending()
+        if self.pending <= 0:
+            self._never_pending()
+        self.pending -= 1
         self.dropped[reason] += 1
-        self._tell(event, Fate.DROPPED, reason, detail)
+        self._tell(event, _DROPPED, reason, detail or _NO_DETAIL)
 
     @property
     def balanced(self) -> bool:
@@ -88,14 +108,13 @@ class Ledger:
             f" + dropped {self.dropped.total()} + pending {self.pending}"
         )
 
-    def _leave_pending(self) -> None:
-        if self.pending <= 0:
-            raise RuntimeError("ledger: an event left the pending column that was never in it")
-        self.pending -= 1
+    @staticmethod
+    def _never_pending() -> None:
+        raise RuntimeError("ledger: an event left the pending column that was never in it")
 
-    def _tell(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any] | None = None) -> None:
+    def _tell(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
         for listener in self.listeners:
             try:
-                listener(event, fate, reason, detail or {})
+                listener(event, fate, reason, detail)
             except Exception:  # a broken log must not unbalance the books
                 traceback.print_exc(file=sys.stderr)
