@@ -261,12 +261,11 @@ _KO_END_REVERSED = re.compile(
 
 
 def _is_question_folded(folded: str) -> bool:
-    return (
-        "?" in folded
-        or _EN_AT_START.match(folded) is not None
-        or _EN_AFTER_PUNCTUATION.search(folded) is not None
-        or _KO_WORDS.search(folded) is not None
-        or _KO_END_REVERSED.match(folded[::-1]) is not None
+    if "?" in folded or _EN_AT_START.match(folded) is not None or _EN_AFTER_PUNCTUATION.search(folded) is not None:
+        return True
+    # Every Korean rule needs a Hangul syllable: English chat skips them.
+    return not folded.isascii() and (
+        _KO_WORDS.search(folded) is not None or _KO_END_REVERSED.match(folded[::-1]) is not None
     )
 
 

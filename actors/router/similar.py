@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from operator import add
 from typing import Generic, TypeVar
 
 from .text import _fold
@@ -76,24 +77,37 @@ def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
 def tokens(text: str, names: tuple[str, ...] = ()) -> frozenset[str]:
     """The tokens of one chat line (see the module docstring); `names` are
     the VTuber's, left out."""
+    # Each step below is skipped where it cannot change the text (an emote
+    # code has colons, jamo and Hangul are not ASCII): most lines are new
+    # to the cache, and this runs once for each.
+    if ":" in text:
+        text = _EMOTE_CODE.sub(" ", text)
     # Apostrophes join ("what's"); jamo (ㅋㅋ, ㅠㅠ) part words, as a space
     # would: "귀여움ㅋㅋㅋ" is "귀여움".
-    folded = _JAMO_RUN.sub(" ", _fold(_EMOTE_CODE.sub(" ", text)).replace("'", "").replace("\u2019", ""))
+    folded = _fold(text)
+    if "'" in folded or "\u2019" in folded:
+        folded = folded.replace("'", "").replace("\u2019", "")
+    plain = folded.isascii()
+    if not plain:
+        folded = _JAMO_RUN.sub(" ", folded)
     pattern = _names_pattern(names)
     if pattern is not None:
         folded = pattern.sub(" ", folded)
+    words = _WORD.findall(folded)
+    if plain:  # no Hangul: every word is a token, but filler
+        return frozenset(words).difference(_FILLER)
     out: set[str] = set()
-    for word in _WORD.findall(folded):
+    for word in words:
         if word in _FILLER:
             continue
-        if _HANGUL_SYLLABLES.search(word) is None:
+        if word.isascii() or _HANGUL_SYLLABLES.search(word) is None:
             out.add(word)
             continue
         stem = word[:-1] if len(word) > 1 and word[-1] == "요" else word
         if len(stem) == 1:
             out.add(stem)
-        else:
-            out.update(stem[i : i + 2] for i in range(len(stem) - 1))
+        else:  # its two-syllable pieces, stem[i : i + 2] for each i
+            out.update(map(add, stem, stem[1:]))
     return frozenset(out)
 
 
