@@ -45,7 +45,7 @@ listener that misbehaves cannot leave an event both counted and pending.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import attrs
@@ -56,6 +56,16 @@ from ..ledger import Ledger
 from .priority import Score
 
 
+class Waiting(Protocol):
+    """A message waiting with its cached static score (a buffer entry)."""
+
+    @property
+    def event(self) -> ChatEvent: ...
+
+    @property
+    def static(self) -> float: ...
+
+
 class Ranker(Protocol):
     def static(self, event: ChatEvent, askers: int = 1) -> float:
         """The part of the score that does not change while it waits
@@ -64,8 +74,9 @@ class Ranker(Protocol):
     def current(self, event: ChatEvent, static: float, now: float) -> float:
         """The whole score now, from the cached static part."""
 
-    def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
-        """`current` for many (event, static) pairs at once: the hot path."""
+    def current_many(self, waiting: Sequence[Waiting], now: float) -> list[float]:
+        """`current` for many at once: the hot path (a full room ranks all
+        its entries on every push)."""
 
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         """The score now with its parts, for the log (once per dispatch)."""
@@ -80,8 +91,8 @@ class ArrivalOrder:
     def current(self, event: ChatEvent, static: float, now: float) -> float:
         return static
 
-    def current_many(self, items: list[tuple[ChatEvent, float]], now: float) -> list[float]:
-        return [static for _, static in items]
+    def current_many(self, waiting: Sequence[Waiting], now: float) -> list[float]:
+        return [w.static for w in waiting]
 
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         return Score(total=-event.received_at, parts=(("arrival", -event.received_at),))
@@ -223,7 +234,7 @@ class PendingBuffer:
             if evicted is not None:
                 self._remove(evicted)
         finally:  # what expired has left the rooms: its fate is recorded whatever happens
-            self._changed.unpark_all()
+            self._wake()
             self._record_drops(expired, "expired")
         if evicted is not None:
             self._record_drops([evicted], "overflow")
@@ -240,7 +251,7 @@ class PendingBuffer:
         static = self._ranker.static(leader, len({(e.platform, e.author.id) for e in (*entry.events, event)}))
         entry.also.append(event)
         entry.static = static
-        self._changed.unpark_all()
+        self._wake()
         return True
 
     def holds(self, event: ChatEvent) -> bool:
@@ -278,7 +289,7 @@ class PendingBuffer:
             entry = self._redo.pop(0)
             self._in_flight[id(entry.event)] = entry
             picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now, entry.askers)))
-            self._changed.unpark_all()
+            self._wake()
         failed: list[tuple[_Entry, str]] = []
         while not picked and (ready := self._ready(now)):
             ranked = self._ranked(ready, now)
@@ -295,7 +306,7 @@ class PendingBuffer:
                     continue
                 self._in_flight[id(entry.event)] = entry
                 picked.append(Picked(entry.event, breakdown, tuple(entry.also)))
-            self._changed.unpark_all()
+            self._wake()
         self._record_drops(expired, "expired")
         for entry, error in failed:
             for event in entry.events:
@@ -354,7 +365,7 @@ class PendingBuffer:
         returned = [e for e in returned if not e.redo]
         if redone and not self._closed:
             self._redo[:0] = redone  # still first in line
-            self._changed.unpark_all()
+            self._wake()
         if not returned:
             return
         if self._closed:  # too late to wait again
@@ -372,7 +383,7 @@ class PendingBuffer:
         while (lowest := self._over_capacity(now)) is not None:
             self._remove(lowest)
             evicted.append(lowest)
-        self._changed.unpark_all()
+        self._wake()
         self._record_drops(expired, "expired")
         self._record_drops(evicted, "overflow")
 
@@ -386,7 +397,7 @@ class PendingBuffer:
             return False
         self._put_back.update(keys)
         self._redo[:0] = [_Entry(p.event, 0, self._ranker.static(p.event), p.event.is_paid, redo=True) for p in picked]
-        self._changed.unpark_all()
+        self._wake()
         return True
 
     @property
@@ -421,7 +432,7 @@ class PendingBuffer:
         """Drop what is too old now; the router calls it between events too."""
         expired = self._take_expired(now)
         if expired:
-            self._changed.unpark_all()
+            self._wake()
         self._record_drops(expired, "expired")
         return len(expired)
 
@@ -455,7 +466,7 @@ class PendingBuffer:
             self._chat = [e for e in self._chat if id(e) not in emptied]
             self._paid = [e for e in self._paid if id(e) not in emptied]
         if purged:
-            self._changed.unpark_all()
+            self._wake()
         for event in purged:
             self._ledger.drop(event, reason)
         return len(purged)
@@ -463,7 +474,7 @@ class PendingBuffer:
     def finish_input(self) -> None:
         """No more input: the session gets what is pending, then EndOfChannel."""
         self._input_finished = True
-        self._changed.unpark_all()
+        self._wake()
 
     def close(self, reason: str = "shutdown") -> None:
         """Stop: whatever is still pending is dropped with `reason`."""
@@ -471,11 +482,17 @@ class PendingBuffer:
         in_flight = [e for e in self._in_flight.values() if not e.redo]  # a put-back one has its fate
         dropped = sorted([*self._all(), *in_flight], key=lambda e: e.seq)
         self._chat, self._paid, self._in_flight, self._redo = [], [], {}, []
-        self._changed.unpark_all()
+        self._wake()
         self._record_drops(dropped, reason)
 
     def _all(self) -> list[_Entry]:
         return self._chat + self._paid
+
+    def _wake(self) -> None:
+        """Tell a session waiting in pull that the rooms changed. Most
+        changes find nobody waiting: then not even the call is made."""
+        if self._changed:
+            self._changed.unpark_all()
 
     def _remove(self, entry: _Entry) -> None:
         (self._paid if entry.paid else self._chat).remove(entry)
@@ -491,15 +508,20 @@ class PendingBuffer:
         return None
 
     def _lowest(self, entries: list[_Entry], now: float) -> _Entry:
-        """The one to evict: the lowest score, and among equals the older."""
-        scores = self._ranker.current_many([(e.event, e.static) for e in entries], now)
+        """The one to evict: the lowest score, and among equals the older.
+        A full room ranks on every push: the lowest score is found at C
+        speed, and only a tie compares arrival order."""
+        scores = self._ranker.current_many(entries, now)
+        low = min(scores)
+        if scores.count(low) == 1:
+            return entries[scores.index(low)]
         return min(zip(scores, [e.seq for e in entries], entries, strict=True))[2]
 
     def _ranked(self, entries: list[_Entry], now: float) -> list[_Entry]:
         """Best first. Among equal scores the newer message ranks higher (it
         wins a pull, the older one is evicted first): of two equal chat
         lines, the newer is the one the conversation is still about."""
-        scores = self._ranker.current_many([(e.event, e.static) for e in entries], now)
+        scores = self._ranker.current_many(entries, now)
         order = sorted(range(len(entries)), key=lambda i: (scores[i], entries[i].seq), reverse=True)
         return [entries[i] for i in order]
 
