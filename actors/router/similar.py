@@ -142,6 +142,21 @@ def _sizes(n: int, threshold: float) -> range:
     return range(max(2, math.ceil(threshold * n - 1e-9)), math.floor(n / threshold + 1e-9) + 1)
 
 
+@functools.lru_cache(maxsize=1024)
+def _probes(n: int, threshold: float) -> tuple[tuple[int, int], ...]:
+    """For a set of size n: (m, p) for each size m a set alike it can have,
+    with p the length of its prefix to probe for that size. The same few
+    sizes come back all the time: worked out once each."""
+    return tuple((m, n - _overlap(n, m, threshold) + 1) for m in _sizes(n, threshold))
+
+
+@functools.lru_cache(maxsize=1024)
+def _indexed_prefix(m: int, threshold: float) -> int:
+    """How many of its first tokens a set of size m is indexed under: its
+    longest prefix, the one probed for the smallest set alike it."""
+    return m - _overlap(m, _sizes(m, threshold).start, threshold) + 1
+
+
 class SimilarIndex(Generic[K]):
     """Token sets by key, to find one alike (at `threshold`) without comparing
     against them all: on a busy stream the router asks this for every line,
@@ -154,14 +169,16 @@ class SimilarIndex(Generic[K]):
     such prefix; a lookup probes, for each size that could be alike, its own
     prefix for that size. "message number 12 for Mira" then meets only the
     sets that could be alike, not every line that says "message number".
+    The index is by size first, so a size nothing has is skipped at once.
 
     Insertion-ordered throughout, so which of several alike sets is found
     does not depend on string hashing, and a replay finds the same one."""
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self._sets: dict[K, tuple[frozenset[str], tuple[tuple[int, str], ...]]] = {}
-        self._by_token: dict[tuple[int, str], dict[K, None]] = {}
+        # key -> (its set, the tokens it is indexed under)
+        self._sets: dict[K, tuple[frozenset[str], list[str]]] = {}
+        self._by_size: dict[int, dict[str, dict[K, None]]] = {}  # size -> token -> keys
 
     def add(self, key: K, toks: frozenset[str]) -> None:
         """Index `toks` under `key` (replacing what `key` had). Sets of fewer
@@ -170,35 +187,52 @@ class SimilarIndex(Generic[K]):
         m = len(toks)
         if m < 2:
             return
-        smallest = _sizes(m, self.threshold).start  # the longest prefix is for the smallest partner
-        ordered = sorted(toks)
-        slots = tuple((m, token) for token in ordered[: m - _overlap(m, smallest, self.threshold) + 1])
-        self._sets[key] = (toks, slots)
-        for slot in slots:
-            self._by_token.setdefault(slot, {})[key] = None
+        prefix = sorted(toks)[: _indexed_prefix(m, self.threshold)]
+        self._sets[key] = (toks, prefix)
+        by_token = self._by_size.get(m)
+        if by_token is None:
+            by_token = self._by_size[m] = {}
+        for token in prefix:
+            keys = by_token.get(token)
+            if keys is None:
+                by_token[token] = {key: None}
+            else:
+                keys[key] = None
 
     def discard(self, key: K) -> None:
         held = self._sets.pop(key, None)
         if held is None:
             return
-        for slot in held[1]:
-            keys = self._by_token[slot]
+        toks, prefix = held
+        m = len(toks)
+        by_token = self._by_size[m]
+        for token in prefix:
+            keys = by_token[token]
             del keys[key]
             if not keys:
-                del self._by_token[slot]
+                del by_token[token]
+        if not by_token:
+            del self._by_size[m]
 
     def find(self, toks: frozenset[str]) -> K | None:
         """The first key found whose set is alike `toks`, or None."""
         n = len(toks)
         if n < 2 or not self._sets:
             return None
-        threshold, sets, index = self.threshold, self._sets, self._by_token
-        ordered = sorted(toks)
-        for m in _sizes(n, threshold):
-            for token in ordered[: n - _overlap(n, m, threshold) + 1]:
-                for key in index.get((m, token), ()):
-                    if alike(toks, sets[key][0], threshold):
-                        return key
+        threshold, sets, by_size = self.threshold, self._sets, self._by_size
+        ordered: list[str] | None = None
+        for m, p in _probes(n, threshold):
+            by_token = by_size.get(m)
+            if by_token is None:
+                continue
+            if ordered is None:
+                ordered = sorted(toks)
+            for token in ordered[:p]:
+                keys = by_token.get(token)
+                if keys is not None:
+                    for key in keys:
+                        if alike(toks, sets[key][0], threshold):
+                            return key
         return None
 
     def __len__(self) -> int:
