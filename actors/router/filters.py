@@ -35,6 +35,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _REPEAT_MEMORY = 6  # an author's last texts kept for the repeat filter
+_PLATFORM_NAME = {platform: platform.value for platform in Platform}
 
 # Bots that post timers and command replies; names compared casefolded.
 KNOWN_BOTS = ("nightbot", "streamelements", "streamlabs", "moobot", "fossabot", "wizebot", "botrix", "ssakdook")
@@ -97,11 +98,13 @@ class RecentIds:
     """
 
     def __init__(self, capacity: int) -> None:
-        self._seen: BoundedLRU[tuple[Platform, str], bool] = BoundedLRU(capacity)
+        self._seen: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)  # (platform, id)
 
     def seen_before(self, event: ChatEvent) -> bool:
         """True if this id was seen; records it either way."""
-        return self._seen.seen((event.platform, event.id), True)
+        # The platform as a plain string: a tuple of plain strings is one
+        # the garbage collector stops tracking, and these live long.
+        return self._seen.seen((_PLATFORM_NAME[event.platform], event.id), True)
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -261,7 +264,7 @@ class FilterChain:
         window = self.settings.repeat_window
         if not window or not key:
             return False
-        history = author.texts
+        history = author  # its recent (key, sent)
         repeat = False
         for earlier, at in history:  # a loop, not any(genexpr): it runs per message
             if earlier == key and sent - at <= window:
@@ -281,7 +284,7 @@ class FilterChain:
         if text is None:
             text = _TextMemory()
             self._texts.put(key, text)
-        recent, authors = text.recent, text.authors
+        recent, authors = text, text.authors
         window = s.flood_window
         while recent and sent - recent[0][0] > window:
             text.forget_oldest()
@@ -308,34 +311,42 @@ class FilterChain:
         return allowed
 
 
-class _AuthorMemory:
-    """What the filters remember of one author."""
+# The two memories below are lists themselves, with their other fields in
+# slots, rather than objects that hold a list: one of each is made for every
+# new author and every new text (most texts are said once), and each is kept
+# until the LRU drops it, long enough for the garbage collector to promote
+# it to its oldest generation. Fewer such objects, fewer full collections.
 
-    __slots__ = ("at", "texts", "tokens")
+
+class _AuthorMemory(list[tuple[str, float]]):
+    """What the filters remember of one author: its recent (key, sent), for
+    repeats, oldest first (a short list trimmed by hand: a deque always
+    allocates a 64-slot block, ~600 bytes, and there is one per author)."""
+
+    __slots__ = ("at", "tokens")
 
     def __init__(self, tokens: float, at: float) -> None:
-        # Short lists, trimmed by hand: a deque always allocates a 64-slot
-        # block (~600 bytes), and there is one of these per author and text.
-        self.texts: list[tuple[str, float]] = []  # recent (key, sent), for repeats
+        super().__init__()
         self.tokens = tokens  # the token bucket, as of `at`
         self.at = at
 
 
-class _TextMemory:
-    """What the filters remember of one text (by comparison key)."""
+class _TextMemory(list[tuple[float, str]]):
+    """What the filters remember of one text (by comparison key): its recent
+    (sent, author id) within the flood window, oldest first."""
 
-    __slots__ = ("authors", "flooding", "recent")
+    __slots__ = ("authors", "flooding")
 
     def __init__(self) -> None:
-        self.recent: list[tuple[float, str]] = []  # (sent, author id) within the flood window
-        # How many of `recent` each author sent: its length is the distinct
-        # authors, kept as `recent` changes rather than counted per message
+        super().__init__()
+        # How many of the list each author sent: its length is the distinct
+        # authors, kept as the list changes rather than counted per message
         # (a raid's text is checked on every copy, 4 * flood_authors of them).
         self.authors: dict[str, int] = {}
         self.flooding = False  # its pending copies were purged when the flood started
 
     def forget_oldest(self) -> None:
-        _, author = self.recent.pop(0)
+        _, author = self.pop(0)
         left = self.authors[author] - 1
         if left:
             self.authors[author] = left
