@@ -18,6 +18,7 @@ to `crowd_max`), and its turn names them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -86,13 +87,16 @@ class _Waiting:
     static: float
 
 
-@attrs.frozen
 class _Crowdable:
-    """A waiting chat line that others may join (see Router._join)."""
+    """A waiting chat line that others may join (see Router._join). Slotted,
+    not a frozen attrs class: one is made for most lines that wait."""
 
-    event: ChatEvent  # the copy in the buffer: merges find its entry by identity
-    key: str
-    tokens: frozenset[str]
+    __slots__ = ("event", "key", "tokens")
+
+    def __init__(self, event: ChatEvent, key: str, tokens: frozenset[str]) -> None:
+        self.event = event  # the copy in the buffer: merges find its entry by identity
+        self.key = key
+        self.tokens = tokens
 
 
 # Module constants: enum class attribute lookups are slow on Python 3.11,
@@ -142,6 +146,14 @@ class Router:
         self._in_hand_raw: ChatEvent | None = None
         self._in_hand: ChatEvent | None = None
         self._in_hand_fated = False
+        # sanitize at this cap, its argument checked once (an impossible cap
+        # still fails each message, as sanitize would)
+        max_graphemes = settings.max_graphemes
+        self._sanitize: Callable[[str], str] = (
+            textlib.sanitizer(max_graphemes)
+            if max_graphemes >= 1
+            else functools.partial(textlib.sanitize, max_graphemes=max_graphemes)
+        )
         self.emit = emit
         ledger.listeners.append(self._on_fate)
 
@@ -326,7 +338,7 @@ class Router:
     def _decide(self, event: ChatEvent, now: float) -> tuple[str | None, ChatEvent, _PendingFacts | None]:
         """(the fate reason if filtered, the event as routed, and if it may
         wait, what routing learnt about it)."""
-        text = textlib.sanitize(event.text, max_graphemes=self.settings.max_graphemes) if event.text else ""
+        text = self._sanitize(event.text) if event.text else ""
         if text != event.text:
             event = attrs.evolve(event, text=text)
         if event.kind is _MODERATION:

@@ -122,7 +122,9 @@ class _Entry:
     static: float  # the cached static part of its score
     paid: bool  # which room it waits in
     redo: bool = False  # put back after its dispatch: it has its fate already
-    also: list[ChatEvent] = attrs.Factory(list)  # merged askers (a crowd), pending with it
+    # Merged askers (a crowd), pending with it. A tuple, replaced when it
+    # changes: most entries never have one, and share the empty tuple.
+    also: tuple[ChatEvent, ...] = ()
 
     @property
     def events(self) -> list[ChatEvent]:
@@ -214,7 +216,7 @@ class PendingBuffer:
 
     def push(self, event: ChatEvent, now: float) -> None:
         """Add an event the ledger has received (it is already pending)."""
-        if self.input_finished:
+        if self._input_finished or self._closed:
             self._ledger.drop(event, "shutdown")
             return
         # Scored before anything changes: if scoring raises, the event is
@@ -235,7 +237,8 @@ class PendingBuffer:
                 self._remove(evicted)
         finally:  # what expired has left the rooms: its fate is recorded whatever happens
             self._wake()
-            self._record_drops(expired, "expired")
+            if expired:
+                self._record_drops(expired, "expired")
         if evicted is not None:
             self._record_drops([evicted], "overflow")
 
@@ -249,7 +252,7 @@ class PendingBuffer:
             return False
         # Scored before anything changes, like push.
         static = self._ranker.static(leader, len({(e.platform, e.author.id) for e in (*entry.events, event)}))
-        entry.also.append(event)
+        entry.also = (*entry.also, event)
         entry.static = static
         self._wake()
         return True
@@ -305,7 +308,7 @@ class PendingBuffer:
                     failed.append((entry, f"{type(exc).__name__}: {exc}"))
                     continue
                 self._in_flight[id(entry.event)] = entry
-                picked.append(Picked(entry.event, breakdown, tuple(entry.also)))
+                picked.append(Picked(entry.event, breakdown, entry.also))
             self._wake()
         self._record_drops(expired, "expired")
         for entry, error in failed:
@@ -453,7 +456,7 @@ class PendingBuffer:
                 emptied.add(id(entry))
             else:
                 stay = [e for e in events if not any(e is g for g in gone)]
-                entry.event, entry.also = stay[0], stay[1:]
+                entry.event, entry.also = stay[0], tuple(stay[1:])
                 rescored.append(entry)
         for entry in rescored:
             try:

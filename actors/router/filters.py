@@ -98,12 +98,15 @@ class RecentIds:
     """
 
     def __init__(self, capacity: int) -> None:
-        self._seen: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)  # (platform, id)
+        # Keyed by (platform, id), the platform as a plain string: a tuple of
+        # plain strings is one the garbage collector stops tracking, and
+        # these live long.
+        self._seen: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)
+        # seen_before for a caller that has the key at hand: (key, True).
+        self.seen_key: Callable[[tuple[str, str], bool], bool] = self._seen.seen
 
     def seen_before(self, event: ChatEvent) -> bool:
         """True if this id was seen; records it either way."""
-        # The platform as a plain string: a tuple of plain strings is one
-        # the garbage collector stops tracking, and these live long.
         return self._seen.seen((_PLATFORM_NAME[event.platform], event.id), True)
 
     def __len__(self) -> int:
@@ -161,6 +164,7 @@ class FilterChain:
     def __init__(self, settings: FilterSettings, *, dedupe_ids: int) -> None:
         self.settings = settings
         self.recent_ids = RecentIds(dedupe_ids)
+        self._seen_id = self.recent_ids.seen_key  # once per event: bound here, not looked up
         self._blocked_words = BlockedWords(settings.blocked_words)
         # The built-in list is on for everyone, so it matches more strictly
         # (a Korean word not across spaces): a false positive there silences
@@ -190,7 +194,7 @@ class FilterChain:
     def check(self, event: ChatEvent, text: str, key: str) -> str | None:
         """`text` is the sanitised text, `key` its comparison key."""
         self.flooded_key = None
-        if self.recent_ids.seen_before(event):
+        if self._seen_id((_PLATFORM_NAME[event.platform], event.id), True):
             return "duplicate"
         author = event.author
         blocked = self._blocked_authors
@@ -203,7 +207,7 @@ class FilterChain:
         blocked_word, text_reason = self._text_verdict(event.text, text)
         if blocked_word:
             return "blocked_word"
-        if not spam_filterable(event):
+        if event.amount is not None or event.kind in _PAID_KINDS:  # not spam_filterable
             return None
         if self.settings.commands and text.startswith("!"):
             return "command"
@@ -235,16 +239,34 @@ class FilterChain:
         return blocked, reason
 
     def _spam_reason(self, event: ChatEvent, key: str, text_reason: str | None) -> str | None:
+        # Every spam-filterable message comes through here, so the author's
+        # and the text's LRU maps are used directly (the same moves as
+        # BoundedLRU's get and put), and the repeat and rate checks are
+        # written out rather than called.
         s = self.settings
         # The windows remember every message, even ones rejected below, so a
         # flood keeps being recognised while it lasts.
         sent = event.sent_at.timestamp()
-        author = self._authors.get(event.author.id)
+        author_id = event.author.id
+        authors = self._authors._data
+        author = authors.get(author_id)
         if author is None:
             author = _AuthorMemory(float(s.rate_burst), sent)
-            self._authors.put(event.author.id, author)
-        repeat = self._is_repeat(author, key, sent)
-        flood = self._is_flood(event, key, sent)
+            self._authors.put(author_id, author)
+        else:
+            authors.move_to_end(author_id)
+        # repeat: this author said this text within repeat_window
+        repeat = False
+        window = s.repeat_window
+        if window and key:
+            for earlier, at in author:  # a loop, not any(genexpr): it runs per message
+                if earlier == key and sent - at <= window:
+                    repeat = True
+                    break
+            author.append((key, sent))
+            if len(author) > _REPEAT_MEMORY:
+                del author[0]
+        flood = self._is_flood(author_id, key, sent) if s.flood_authors and key else None
         if text_reason is not None:
             return text_reason
         if flood is not None:
@@ -256,59 +278,41 @@ class FilterChain:
             return "flood"
         if repeat:
             return "repeat"
-        if not self._take_token(author, sent):
-            return "rate_limit"
+        # rate_limit: the author's token bucket is empty
+        rate = s.rate_per_minute
+        if rate:
+            elapsed = max(0.0, sent - author.at)
+            tokens = min(float(s.rate_burst), author.tokens + elapsed * rate / 60.0)
+            allowed = tokens >= 1.0
+            author.tokens, author.at = (tokens - 1.0 if allowed else tokens), sent
+            if not allowed:
+                return "rate_limit"
         return None
 
-    def _is_repeat(self, author: _AuthorMemory, key: str, sent: float) -> bool:
-        window = self.settings.repeat_window
-        if not window or not key:
-            return False
-        history = author  # its recent (key, sent)
-        repeat = False
-        for earlier, at in history:  # a loop, not any(genexpr): it runs per message
-            if earlier == key and sent - at <= window:
-                repeat = True
-                break
-        history.append((key, sent))
-        if len(history) > _REPEAT_MEMORY:
-            del history[0]
-        return repeat
-
-    def _is_flood(self, event: ChatEvent, key: str, sent: float) -> _TextMemory | None:
+    def _is_flood(self, author: str, key: str, sent: float) -> _TextMemory | None:
         """The text's memory if it is flooding now, else None."""
         s = self.settings
-        if not s.flood_authors or not key:
-            return None
-        text = self._texts.get(key)
+        texts = self._texts._data
+        text = texts.get(key)
         if text is None:
             text = _TextMemory()
             self._texts.put(key, text)
-        recent, authors = text, text.authors
+        else:
+            texts.move_to_end(key)
+        authors = text.authors
         window = s.flood_window
-        while recent and sent - recent[0][0] > window:
+        while text and sent - text[0][0] > window:
             text.forget_oldest()
-        if not recent:
+        if not text:
             text.flooding = False  # a quiet window ends a flood
-        author = event.author.id
-        recent.append((sent, author))
+        text.append((sent, author))
         authors[author] = authors.get(author, 0) + 1
-        if len(recent) > 4 * s.flood_authors:
+        if len(text) > 4 * s.flood_authors:
             text.forget_oldest()
         # Most texts are said once: too few to count authors at all.
         if len(authors) < s.flood_authors:
             return None
         return text
-
-    def _take_token(self, author: _AuthorMemory, sent: float) -> bool:
-        s = self.settings
-        if not s.rate_per_minute:
-            return True
-        elapsed = max(0.0, sent - author.at)
-        tokens = min(float(s.rate_burst), author.tokens + elapsed * s.rate_per_minute / 60.0)
-        allowed = tokens >= 1.0
-        author.tokens, author.at = (tokens - 1.0 if allowed else tokens), sent
-        return allowed
 
 
 # The two memories below are lists themselves, with their other fields in

@@ -35,7 +35,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import groupby
 from operator import and_, eq
 
@@ -246,11 +246,19 @@ def sanitize(text: str, *, max_graphemes: int) -> str:
     """
     if max_graphemes < 1:
         raise ValueError(f"max_graphemes must be at least 1, not {max_graphemes}")
-    return _sanitize(text, max_graphemes)
+    return _sanitize(max_graphemes, text)
+
+
+def sanitizer(max_graphemes: int) -> Callable[[str], str]:
+    """`sanitize` at this cap, checked once here: for a caller that sanitises
+    every message, one C call per text (a cached one) and no Python frame."""
+    if max_graphemes < 1:
+        raise ValueError(f"max_graphemes must be at least 1, not {max_graphemes}")
+    return functools.partial(_sanitize, max_graphemes)
 
 
 @functools.lru_cache(maxsize=4096)  # chat repeats itself: emotes, "ㅋㅋㅋ", raids, floods
-def _sanitize(text: str, max_graphemes: int) -> str:
+def _sanitize(max_graphemes: int, text: str) -> str:
     dirty = not text.isprintable() if text.isascii() else _NEEDS_CLEANING.search(text) is not None
     if dirty:
         text = _clean(text)
@@ -321,6 +329,7 @@ def _twice(match: re.Match[str]) -> str:
     return match[1] * 2
 
 
+@functools.lru_cache(maxsize=4096)
 def comparison_key(text: str) -> str:
     """The key under which two messages count as the same text.
 
@@ -332,12 +341,8 @@ def comparison_key(text: str) -> str:
     compose ("ㅋㅠㅠㅠ" stays a laugh and a cry, not "큐").
 
     Idempotent: comparison_key(comparison_key(t)) == comparison_key(t).
+    Cached: chat repeats itself, and the router asks once per message.
     """
-    return _comparison_key(text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _comparison_key(text: str) -> str:
     if text.isascii():  # the same steps, where noise is anything but a-z and 0-9
         return _CHAR_RUN.sub(_twice, _ASCII_NOISE.sub("", text.lower()))
     plain = not _NFKC_SUSPECTS.search(text)  # nothing to normalise, and no marks
