@@ -47,7 +47,7 @@ import math
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -385,6 +385,41 @@ def score(
     A paid message whose currency is not in `rates` still gets `paid_base`.
     Moderation events are never ranked: ValueError.
     """
+    parts = score_parts(
+        event,
+        now=now,
+        weights=weights,
+        rates=rates,
+        names=names,
+        first_message=first_message,
+        last_answered_at=last_answered_at,
+        askers=askers,
+    )
+    return Score(total=total(parts), parts=tuple(parts))
+
+
+def total(parts: Iterable[tuple[str, float]]) -> float:
+    """The sum of score parts, added in their order: `Score.total` exactly."""
+    out = 0.0
+    for _, value in parts:
+        out += value
+    return out
+
+
+def score_parts(
+    event: ChatEvent,
+    *,
+    now: float,
+    weights: Weights,
+    rates: Mapping[str, Decimal],
+    names: Sequence[str],
+    first_message: bool,
+    last_answered_at: float | None,
+    askers: int = 1,
+) -> list[tuple[str, float]]:
+    """The parts of `score`, in order, zero parts omitted: for a caller that
+    needs only the total (the buffer's static part, once per push), without
+    building a Score."""
     kind = event.kind
     if kind is _MODERATION:
         raise ValueError(f"moderation event {event.id!r} cannot be scored")
@@ -433,8 +468,4 @@ def score(
             append(("age", value))
     if last_answered_at is not None and w.recent_author and now - last_answered_at < w.recent_author_window:
         append(("recent_author", -w.recent_author))
-
-    total = 0.0
-    for _, value in parts:
-        total += value
-    return Score(total=total, parts=tuple(parts))
+    return parts
