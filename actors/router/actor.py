@@ -36,7 +36,7 @@ from . import text as textlib
 from .answered import AnsweredTexts
 from .buffer import PendingBuffer, Waiting
 from .filters import BoundedLRU, FilterChain, FilterSettings, spam_filterable
-from .priority import DEFAULT_RATES, Score, Weights, score
+from .priority import DEFAULT_RATES, Score, Weights, score_parts, total
 from .similar import DEFAULT_THRESHOLD, SimilarIndex, alike, tokens
 
 Emit = Callable[..., None]
@@ -166,12 +166,19 @@ class Router:
     # The buffer's Ranker: the static part once per push, then arithmetic.
 
     def static(self, event: ChatEvent, askers: int = 1) -> float:
-        return self._score(event, event.received_at, None, askers).total  # age 0, no recent answer
+        # age 0, no recent answer; the parts' total without building a Score
+        return total(self._parts(event, event.received_at, None, askers))
 
     def _score(self, event: ChatEvent, now: float, last_answered_at: float | None, askers: int = 1) -> Score:
+        parts = self._parts(event, now, last_answered_at, askers)
+        return Score(total=total(parts), parts=tuple(parts))
+
+    def _parts(
+        self, event: ChatEvent, now: float, last_answered_at: float | None, askers: int
+    ) -> list[tuple[str, float]]:
         s = self.settings
         facts = self._pending.get((event.platform, event.id))
-        return score(
+        return score_parts(
             event,
             now=now,
             weights=s.weights,
@@ -225,11 +232,9 @@ class Router:
         threshold = self.settings.similarity
         pending = self._pending
 
-        def says_the_same(e: ChatEvent) -> bool:
-            if not _crowdable(e):
-                return False
+        def says_the_same(e: ChatEvent) -> bool:  # asked of every waiting message
             facts = pending.get((e.platform, e.id))
-            if facts is None:
+            if facts is None or not _crowdable(e):
                 return False
             if facts.key == key and key != "":
                 return True
@@ -363,7 +368,7 @@ class Router:
             reason = self.filters.check(event, text, key)
         facts = None
         if reason is None:
-            facts = _PendingFacts(key, event.author.id not in self._seen_authors)
+            facts = _PendingFacts(key, self._seen_authors.peek(event.author.id) is None)
             # Whether it says what was answered lately. An empty memory
             # answers no without the line's tokens.
             answered = self._answered_texts
@@ -376,7 +381,7 @@ class Router:
                 reason, facts = "answered", None
             else:
                 self._pending[ident] = facts
-        self._seen_authors.put(event.author.id, True)
+        self._seen_authors.seen(event.author.id, True)  # put(id, True), in one call
         return reason, event, facts
 
     def _key_of(self, event: ChatEvent) -> str | None:
