@@ -48,9 +48,11 @@ class AnsweredTexts:
 
     def matches(self, key: str, tokens: frozenset[str], now: float) -> bool:
         """Whether this text was answered less than `window` seconds ago."""
-        if not self._recent:
+        recent = self._recent
+        if not recent:
             return False
-        self._forget(now)
+        if len(recent) > self._capacity or not now - recent[0][0] < self.window:  # _forget's own test, first
+            self._forget(now)
         if key and key in self._keys:
             return True
         return self._alike.find(tokens) is not None

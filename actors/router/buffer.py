@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Protocol
 
 import attrs
@@ -443,14 +444,25 @@ class PendingBuffer:
         """Drop every pending event that `matches`; returns how many. In a
         crowd only the askers that match go; if the leader goes, the next
         asker that stays leads."""
+        # Each turn purges what it answered from the whole room: the entries
+        # are asked in the rooms' order, the few that match then put in
+        # arrival order, rather than the room sorted first.
+        hits: list[tuple[int, _Entry, list[ChatEvent]]] = []
+        for entry in self._all():
+            if entry.also:
+                gone = [e for e in entry.events if matches(e)]
+            elif matches(entry.event):
+                gone = [entry.event]
+            else:
+                continue
+            if gone:
+                hits.append((entry.seq, entry, gone))
+        hits.sort(key=_first)
         purged: list[ChatEvent] = []
         emptied: set[int] = set()
         rescored: list[_Entry] = []
-        for entry in sorted(self._all(), key=lambda e: e.seq):
+        for _, entry, gone in hits:
             events = entry.events
-            gone = [e for e in events if matches(e)]
-            if not gone:
-                continue
             purged += gone
             if len(gone) == len(events):
                 emptied.add(id(entry))
@@ -525,8 +537,10 @@ class PendingBuffer:
         wins a pull, the older one is evicted first): of two equal chat
         lines, the newer is the one the conversation is still about."""
         scores = self._ranker.current_many(entries, now)
-        order = sorted(range(len(entries)), key=lambda i: (scores[i], entries[i].seq), reverse=True)
-        return [entries[i] for i in order]
+        # (score, seq) pairs compared at C speed; seq is unique, so the
+        # index after it only carries the position along
+        order = sorted(zip(scores, [e.seq for e in entries], range(len(entries)), strict=True), reverse=True)
+        return [entries[i] for _, _, i in order]
 
     def _take_expired(self, now: float) -> list[_Entry]:
         """Remove and return what is too old now, in arrival order."""
@@ -555,6 +569,9 @@ class PendingBuffer:
         for entry in entries:
             for event in entry.events:
                 self._ledger.drop(event, reason)
+
+
+_first = itemgetter(0)
 
 
 def _is_plain(event: ChatEvent) -> bool:
