@@ -346,3 +346,11 @@ def test_the_index_finds_a_set_alike_exactly_when_comparing_with_all_would(sets,
     assert (found is None) == (not expected)
     if found is not None:
         assert found in expected
+
+
+def test_a_wave_of_hi_mira_earns_no_crowd_points() -> None:
+    """Found in review: the VTuber's name is not what a greeting says."""
+    router, _ = router_with_fates()
+    route(router, *(chat(f"h{i}", f"u{i}", "hi mira!", at=i * 3.0) for i in range(3)))
+    [picked] = router.buffer.take(10.0)
+    assert len(picked.askers) == 2 and "crowd" not in picked.score.to_dict()

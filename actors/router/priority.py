@@ -458,7 +458,7 @@ def score_parts(
             append(("question", w.question))
     if first_message and w.first_message:
         append(("first_message", w.first_message))
-    if askers > 1 and w.crowd and w.crowd_max and tokens(text):
+    if askers > 1 and w.crowd and w.crowd_max and tokens(text, tuple(names)):
         append(("crowd", min(w.crowd * (askers - 1), w.crowd_max)))
 
     age = now - event.received_at  # negative (clock skew in tests): no bonus
