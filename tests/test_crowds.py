@@ -354,3 +354,23 @@ def test_a_wave_of_hi_mira_earns_no_crowd_points() -> None:
     route(router, *(chat(f"h{i}", f"u{i}", "hi mira!", at=i * 3.0) for i in range(3)))
     [picked] = router.buffer.take(10.0)
     assert len(picked.askers) == 2 and "crowd" not in picked.score.to_dict()
+
+
+def test_repeats_while_the_leader_is_checked_out_wait_as_one_crowd() -> None:
+    """Found in review: they each took a place in the room, and pushed out others."""
+    router, _ = router_with_fates(attrs.evolve(SETTINGS, answered_window=0.0))
+    route(router, chat("a", "alice", "what game is next?", at=0))
+    in_flight = router.buffer.checkout(1.0)
+    route(router, *(chat(f"b{i}", f"bob{i}", "what game is next?", at=2 + i) for i in range(3)))
+    assert len(router.buffer) == 1 and router.buffer.events_pending == 4
+    router.buffer.confirm(in_flight, 6.0)
+    assert router.ledger.balanced
+
+
+def test_a_digest_leaves_the_ai_to_pick_so_no_text_counts_as_answered() -> None:
+    router, fates = router_with_fates()
+    route(router, chat("a", "alice", "do you like cats?", at=0), chat("q", "quinn", "where do you live?", at=0))
+    router.buffer.take(1.0, batch=2)
+    route(router, chat("b", "bob", "do you like cats", at=5))
+    assert [e.id for e in router.buffer.pending()] == ["b"]
+    assert not any(r == "answered" for _, _, r, _ in fates)

@@ -218,14 +218,15 @@ class Router:
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         return self._score(event, now, self._answered_at.peek(event.author.id), askers)
 
-    def _answered(self, events: list[ChatEvent], now: float) -> None:
+    def _answered(self, events: list[ChatEvent], now: float, alone: bool = True) -> None:
         """A turn started (the buffer's on_dispatch): every asker was
         answered, and so was the text. What still waits and says the same
-        thing is dropped, not answered twice."""
+        thing is dropped, not answered twice. In a digest (several lines,
+        `alone` False) the AI picks one, so no text counts as answered."""
         for event in events:
             self._answered_at.note(event.author.id, now)
         leader = events[0]
-        if not leader.text or not self.settings.answered_window:
+        if not alone or not leader.text or not self.settings.answered_window:
             return
         key, toks = textlib.comparison_key(leader.text), self._tokens(leader.text)
         self._answered_texts.note(key, toks, now)
@@ -321,12 +322,20 @@ class Router:
             leader = self._crowdable.get(ident)
         if leader is not None and self.buffer.merge(leader.event, event):
             return True
+        if leader is not None and (ident := self._crowdable_alike.find(toks)) is not None:
+            # The same key's leader is checked out (its turn is starting):
+            # another waiting line may still say the same thing.
+            other = self._crowdable.get(ident)
+            if other is not None and other is not leader and self.buffer.merge(other.event, event):
+                return True
         if key or toks:
             ident = (event.platform, event.id)
             self._crowdable[ident] = _Crowdable(event, key, toks)
             self._crowdable_alike.add(ident, toks)
             if key:
-                self._crowdable_keys.setdefault(key, ident)
+                # The newest waiting line leads its key: an older leader may
+                # be checked out, and repeats must join one that still waits.
+                self._crowdable_keys[key] = ident
         return False
 
     def _failed(self, exc: Exception) -> None:

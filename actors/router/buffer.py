@@ -150,7 +150,7 @@ class PendingBuffer:
         max_age: float = math.inf,
         paid_max_age: float = math.inf,
         settle: float = 0.0,
-        on_dispatch: Callable[[list[ChatEvent], float], None] | None = None,
+        on_dispatch: Callable[[list[ChatEvent], float, bool], None] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
@@ -165,8 +165,9 @@ class PendingBuffer:
         # it), and until then its first lines look like a crowd. Paid
         # messages never wait for this.
         self._settle = settle
-        # (the events of one answered entry, now): the router notes who and
-        # what was answered
+        # (the events of one answered entry, now, whether it went alone): the
+        # router notes who was answered, and what, unless a digest left the
+        # AI to pick one of several
         self._on_dispatch = on_dispatch
         # The two rooms, each in arrival order. Kept apart so that counting
         # a room, and finding the chat to evict, never walks the other one:
@@ -357,8 +358,9 @@ class PendingBuffer:
         # Last, once every fate is recorded: the callback may purge the rooms
         # (the router drops what this turn has just answered).
         if self._on_dispatch is not None:
+            alone = len(confirmed) == 1
             for entry in confirmed:
-                self._on_dispatch(entry.events, now)
+                self._on_dispatch(entry.events, now, alone)
 
     def give_back(self, picked: list[Picked], now: float) -> None:
         """The turn never started: its messages wait again, ranked as before
