@@ -291,7 +291,7 @@ _MARKS = _class(_MARK_POINTS)
 _KEY_DROP = re.compile(rf"{_KEY_NOISE}(?:{_KEY_NOISE}|{_MARKS})*")
 _KEY_NOISE_RUN = re.compile(rf"{_KEY_NOISE}+")
 _LEADING_MARKS = re.compile(rf"{_MARKS}+")
-_ASCII_NOISE = re.compile(r"[^a-z0-9]+")
+_ASCII_NOISE_BYTES = bytes(b for b in range(256) if not (0x30 <= b <= 0x39 or 0x61 <= b <= 0x7A))  # not a-z, 0-9
 _CHAR_RUN = re.compile(r"(.)\1\1+", re.DOTALL)
 
 
@@ -343,8 +343,8 @@ def comparison_key(text: str) -> str:
     Idempotent: comparison_key(comparison_key(t)) == comparison_key(t).
     Cached: chat repeats itself, and the router asks once per message.
     """
-    if text.isascii():  # the same steps, where noise is anything but a-z and 0-9
-        return _CHAR_RUN.sub(_twice, _ASCII_NOISE.sub("", text.lower()))
+    if text.isascii():  # the same steps, where noise is anything but a-z and 0-9 (deleted at C speed)
+        return _CHAR_RUN.sub(_twice, text.lower().encode().translate(None, _ASCII_NOISE_BYTES).decode())
     plain = not _NFKC_SUSPECTS.search(text)  # nothing to normalise, and no marks
     key = text.casefold() if plain else _fold(text)
     if _ZWJ in key:
