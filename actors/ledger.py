@@ -86,7 +86,12 @@ class Ledger:
             self._never_pending()
         self.pending -= 1
         self.dropped[reason] += 1
-        self._tell(event, _DROPPED, reason, detail or _NO_DETAIL)
+        detail = detail or _NO_DETAIL
+        for listener in self.listeners:
+            try:
+                listener(event, _DROPPED, reason, detail)
+            except Exception:  # a broken log must not unbalance the books
+                traceback.print_exc(file=sys.stderr)
 
     @property
     def balanced(self) -> bool:

@@ -231,18 +231,23 @@ class PendingBuffer:
         else:
             self._chat.append(entry)
             self._oldest_chat = min(self._oldest_chat, event.received_at)
-        expired = self._take_expired(now)
+        # _take_expired's own first test, inline: on a busy stream nothing
+        # is due on most pushes
+        due = now - self._oldest_chat > self._max_age or now - self._oldest_paid > self._paid_max_age
+        expired = self._take_expired(now) if due else []
         evicted = None
         try:
             evicted = self._over_capacity(now)
             if evicted is not None:
                 self._remove(evicted)
         finally:  # what expired has left the rooms: its fate is recorded whatever happens
-            self._wake()
+            if self._changed:  # _wake, inline: once the room is full, every push evicts
+                self._changed.unpark_all()
             if expired:
                 self._record_drops(expired, "expired")
         if evicted is not None:
-            self._record_drops([evicted], "overflow")
+            for dropped in evicted.events:
+                self._ledger.drop(dropped, "overflow")
 
     def merge(self, leader: ChatEvent, event: ChatEvent) -> bool:
         """Add `event` (received, pending in the ledger) to the entry that

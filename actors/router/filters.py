@@ -101,16 +101,14 @@ class RecentIds:
         # Keyed by (platform, id), the platform as a plain string: a tuple of
         # plain strings is one the garbage collector stops tracking, and
         # these live long.
-        self._seen: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)
-        # seen_before for a caller that has the key at hand: (key, True).
-        self.seen_key: Callable[[tuple[str, str], bool], bool] = self._seen.seen
+        self.lru: BoundedLRU[tuple[str, str], bool] = BoundedLRU(capacity)
 
     def seen_before(self, event: ChatEvent) -> bool:
         """True if this id was seen; records it either way."""
-        return self._seen.seen((_PLATFORM_NAME[event.platform], event.id), True)
+        return self.lru.seen((_PLATFORM_NAME[event.platform], event.id), True)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self.lru)
 
 
 @attrs.frozen
@@ -164,7 +162,7 @@ class FilterChain:
     def __init__(self, settings: FilterSettings, *, dedupe_ids: int) -> None:
         self.settings = settings
         self.recent_ids = RecentIds(dedupe_ids)
-        self._seen_id = self.recent_ids.seen_key  # once per event: bound here, not looked up
+        self._ids, self._ids_capacity = self.recent_ids.lru._data, self.recent_ids.lru.capacity
         self._blocked_words = BlockedWords(settings.blocked_words)
         # The built-in list is on for everyone, so it matches more strictly
         # (a Korean word not across spaces): a false positive there silences
@@ -194,8 +192,14 @@ class FilterChain:
     def check(self, event: ChatEvent, text: str, key: str) -> str | None:
         """`text` is the sanitised text, `key` its comparison key."""
         self.flooded_key = None
-        if self._seen_id((_PLATFORM_NAME[event.platform], event.id), True):
+        # recent_ids.seen_before, written out on its LRU map: every event asks
+        ids, ident = self._ids, (_PLATFORM_NAME[event.platform], event.id)
+        if ident in ids:
+            ids.move_to_end(ident)
             return "duplicate"
+        ids[ident] = True
+        if len(ids) > self._ids_capacity:
+            ids.popitem(last=False)
         author = event.author
         blocked = self._blocked_authors
         if blocked and (author.id.casefold() in blocked or author.name.casefold() in blocked):
