@@ -276,26 +276,25 @@ class Router:
         self._in_hand_raw = self._in_hand = event
         self._in_hand_fated = False
         try:
-            self._route(event, now)
+            reason, event, facts = self._decide(event, now)
+            self._in_hand = event  # the sanitised copy is the one that gets its fate
+            if reason is None:
+                assert facts is not None  # what may wait has its facts
+                if not self._join(event, facts):
+                    self.buffer.push(event, now)
+            else:
+                self.ledger.filter(event, reason)
+                if reason == "flood" and self.filters.flooded_key:
+                    self._purge_flood(self.filters.flooded_key)
         except Exception as exc:
             self._failed(exc)
         finally:
             self._in_hand_raw = self._in_hand = None
 
-    def _route(self, event: ChatEvent, now: float) -> None:
-        reason, event, facts = self._decide(event, now)
-        self._in_hand = event  # the sanitised copy is the one that gets its fate
-        if reason is None:
-            assert facts is not None  # what may wait has its facts
-            if not self._join(event, facts):
-                self.buffer.push(event, now)
-        else:
-            self.ledger.filter(event, reason)
-            if reason == "flood" and self.filters.flooded_key:
-                key = self.filters.flooded_key
-                # Only what the spam filters apply to: a paid message that
-                # happens to say "ㅋㅋㅋ" is still paid for.
-                self.buffer.purge(lambda e: spam_filterable(e) and self._key_of(e) == key, reason="flood")
+    def _purge_flood(self, key: str) -> None:
+        # Only what the spam filters apply to: a paid message that happens
+        # to say "ㅋㅋㅋ" is still paid for.
+        self.buffer.purge(lambda e: spam_filterable(e) and self._key_of(e) == key, reason="flood")
 
     def _tokens(self, text: str) -> frozenset[str]:
         return tokens(text, self.settings.names)
