@@ -120,9 +120,11 @@ class SpamClassifier:
             return None
         scores: dict[str, float] = {}
         notes: dict[str, list[str]] = {}
+        first, *second = readings  # one or two
         for i in sorted(candidates):  # table order, the order of the notes
             rule = self.rules[i]
-            if any(rule.pattern.search(reading) for reading in readings):
+            search = rule.pattern.search
+            if search(first) or (second and search(second[0])):
                 scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
                 notes.setdefault(rule.category, []).append(rule.note)
         best: Verdict | None = None

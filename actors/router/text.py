@@ -402,7 +402,8 @@ def has_run_over(text: str, limit: int) -> bool:
     text = "".join(text.split())
     if len(text) <= limit:
         return False
-    if not _JOINING.search(text):
+    # ASCII has no joining character once whitespace is gone (CR was the one)
+    if text.isascii() or not _JOINING.search(text):
         return _run_longer_than(limit).search(text) is not None
     return longest_run(text) > limit
 
@@ -421,4 +422,8 @@ def is_emoji_only(text: str) -> bool:
     """True if the text has at least one emoji (or emote code: YouTube's
     ":shortcode:", Chzzk's "{:id:}") and nothing but emoji, emote codes and
     whitespace. A blank text is not emoji-only."""
+    # ASCII has no emoji (a keycap needs U+20E3): only emote codes, and
+    # each of those has a colon
+    if text.isascii() and ":" not in text:
+        return False
     return _EMOJI_ONLY.fullmatch(text) is not None
