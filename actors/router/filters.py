@@ -178,7 +178,8 @@ class FilterChain:
         # One record per author and one per text, so a message costs one
         # lookup in each map, not one per filter.
         self._authors: BoundedLRU[str, _AuthorMemory] = BoundedLRU(settings.max_authors)
-        self._texts: BoundedLRU[str, _TextMemory] = BoundedLRU(settings.max_texts)
+        # A text said once is kept as its one (sent, author id); see _is_flood.
+        self._texts: BoundedLRU[str, _TextMemory | tuple[float, str]] = BoundedLRU(settings.max_texts)
         self.flooded_key: str | None = None
         # What a text alone decides, remembered for the texts seen lately:
         # chat repeats itself ("ㅋㅋㅋ", "lol", a raid's slogan), and these
@@ -297,11 +298,24 @@ class FilterChain:
         """The text's memory if it is flooding now, else None."""
         s = self.settings
         texts = self._texts._data
-        text = texts.get(key)
-        if text is None:
+        held = texts.get(key)
+        if held is None:
+            if s.flood_authors > 1:
+                # Most texts are said once: the first time, only its (sent,
+                # author) is kept, a tuple (which the garbage collector soon
+                # stops tracking), and one author never floods.
+                self._texts.put(key, (sent, author))
+                return None
             text = _TextMemory()
             self._texts.put(key, text)
+        elif isinstance(held, tuple):  # said a second time: its memory as it would be after the first
+            text = _TextMemory()
+            text.append(held)
+            text.authors[held[1]] = 1
+            texts[key] = text
+            texts.move_to_end(key)
         else:
+            text = held
             texts.move_to_end(key)
         authors = text.authors
         window = s.flood_window
