@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .chat import ChatEvent
+from .chat import ChatEvent, one_per_viewer
 from .ledger import Fate
 from .records import format_record
 
@@ -87,9 +87,8 @@ class Archive:
         else:
             askers = [e for e in crowd if self._merged.get(id(e)) is event]
             if askers:
-                people = {(e.platform, e.author.id): e.author for e in (event, *askers)}  # each viewer once
                 extra["askers"] = [
-                    {"platform": platform.value, "id": author.id, "name": author.name}
-                    for (platform, _), author in people.items()
+                    {"platform": e.platform.value, "id": e.author.id, "name": e.author.name}
+                    for e in one_per_viewer((event, *askers))
                 ]
         self._file.write(format_record(event, **extra) + "\n")

@@ -8,6 +8,7 @@ to know which platform a message came from except to print it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -76,3 +77,12 @@ class ChatEvent:
     @property
     def is_paid(self) -> bool:
         return self.amount is not None
+
+
+def one_per_viewer(events: Iterable[ChatEvent]) -> list[ChatEvent]:
+    """Each viewer's first message among `events`, in order: a crowd's askers
+    are counted, named and archived by viewer, not by message."""
+    seen: dict[tuple[Platform, str], ChatEvent] = {}
+    for event in events:
+        seen.setdefault((event.platform, event.author.id), event)
+    return list(seen.values())

@@ -52,7 +52,7 @@ from typing import Protocol
 import attrs
 import trio
 
-from ..chat import ChatEvent, Kind
+from ..chat import ChatEvent, Kind, one_per_viewer
 from ..ledger import Ledger
 from .priority import Score
 
@@ -136,7 +136,7 @@ class _Entry:
         """Distinct viewers among its messages."""
         if not self.also:
             return 1
-        return len({(e.platform, e.author.id) for e in self.events})
+        return len(one_per_viewer(self.events))
 
 
 class PendingBuffer:
@@ -258,7 +258,7 @@ class PendingBuffer:
         if entry is None or self.input_finished:
             return False
         # Scored before anything changes, like push.
-        static = self._ranker.static(leader, len({(e.platform, e.author.id) for e in (*entry.events, event)}))
+        static = self._ranker.static(leader, len(one_per_viewer((*entry.events, event))))
         entry.also = (*entry.also, event)
         entry.static = static
         self._wake()

@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import attrs
 
-from ..chat import Amount, ChatEvent, Kind, Platform, Role
+from ..chat import Amount, ChatEvent, Kind, Platform, Role, one_per_viewer
 
 PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.CHZZK: "Chzzk"}
 
@@ -166,10 +166,7 @@ class PromptTemplates:
     def crowd_line(self, events: Sequence[ChatEvent]) -> str:
         """What several viewers said alike, as one line crediting them (the
         first one's words). Each viewer is named once, in the order they said it."""
-        seen: dict[tuple[Platform, str], ChatEvent] = {}
-        for event in events:
-            seen.setdefault((event.platform, event.author.id), event)
-        people = list(seen.values())
+        people = one_per_viewer(events)
         if len(people) < 2:
             return self.line(events[0])
         names = [quoted(e.author.name.replace("\x00", "")) for e in people]
