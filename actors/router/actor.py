@@ -86,6 +86,14 @@ class _Waiting:
     event: ChatEvent
     static: float
 
+    @property
+    def received_at(self) -> float:
+        return self.event.received_at
+
+    @property
+    def author_id(self) -> str:
+        return self.event.author.id
+
 
 class _Crowdable:
     """A waiting chat line that others may join (see Router._join). Slotted,
@@ -201,16 +209,16 @@ class Router:
         age_weight, recent, window = w.age_per_second, w.recent_author, w.recent_author_window
         if age_weight:
             out = [
-                e.static - age_weight * (now - e.event.received_at) if now > e.event.received_at else e.static
+                e.static - age_weight * (now - e.received_at) if now > e.received_at else e.static
                 for e in waiting
             ]
         else:
             out = [e.static for e in waiting]
         if recent:
             answered = self._answered_at
-            if answered and answered.any_of([e.event.author.id for e in waiting]):  # usually none of them
+            if answered and answered.any_of([e.author_id for e in waiting]):  # usually none of them
                 for i, e in enumerate(waiting):
-                    at = answered.peek(e.event.author.id)
+                    at = answered.peek(e.author_id)
                     if at is not None and now - at < window:
                         out[i] -= recent
         return out

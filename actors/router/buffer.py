@@ -66,6 +66,13 @@ class Waiting(Protocol):
     @property
     def static(self) -> float: ...
 
+    # The event's own received_at and author id, copied: see _Entry.
+    @property
+    def received_at(self) -> float: ...
+
+    @property
+    def author_id(self) -> str: ...
+
 
 class Ranker(Protocol):
     def static(self, event: ChatEvent, askers: int = 1) -> float:
@@ -116,16 +123,32 @@ def turn_events(picked: list[Picked]) -> list[ChatEvent]:
     return [event for p in picked for event in p.events]
 
 
-@attrs.define(eq=False)
 class _Entry:
-    event: ChatEvent
-    seq: int  # arrival order, the tie-breaker
-    static: float  # the cached static part of its score
-    paid: bool  # which room it waits in
-    redo: bool = False  # put back after its dispatch: it has its fate already
-    # Merged askers (a crowd), pending with it. A tuple, replaced when it
-    # changes: most entries never have one, and share the empty tuple.
-    also: tuple[ChatEvent, ...] = ()
+    """One place in a room: a message (or a crowd) and its cached score.
+
+    A plain slotted class: one is made per push. Ranking a full room reads
+    every entry on each push, so the two facts of its leader that ranking
+    needs (when it was received, who wrote it) are copied here: reading
+    them through the event costs two more objects per entry, each one a
+    likely cache miss on a long stream."""
+
+    __slots__ = ("also", "author_id", "event", "paid", "received_at", "redo", "seq", "static")
+
+    def __init__(self, event: ChatEvent, seq: int, static: float, paid: bool, redo: bool = False) -> None:
+        self.seq = seq  # arrival order, the tie-breaker
+        self.static = static  # the cached static part of its score
+        self.paid = paid  # which room it waits in
+        self.redo = redo  # put back after its dispatch: it has its fate already
+        # Merged askers (a crowd), pending with it. A tuple, replaced when it
+        # changes: most entries never have one, and share the empty tuple.
+        self.also: tuple[ChatEvent, ...] = ()
+        self.lead(event)
+
+    def lead(self, event: ChatEvent) -> None:
+        """Make `event` the one this entry is ranked and answered by."""
+        self.event = event
+        self.received_at = event.received_at
+        self.author_id = event.author.id
 
     @property
     def events(self) -> list[ChatEvent]:
@@ -475,7 +498,8 @@ class PendingBuffer:
                 emptied.add(id(entry))
             else:
                 stay = [e for e in events if not any(e is g for g in gone)]
-                entry.event, entry.also = stay[0], tuple(stay[1:])
+                entry.lead(stay[0])
+                entry.also = tuple(stay[1:])
                 rescored.append(entry)
         for entry in rescored:
             try:

@@ -25,6 +25,12 @@ A scan of the text for all the clues says which rules can match at all;
 on most chat, none. A rule whose regex gives no clue (only classes, or
 upper-case letters) is always tried. The verdicts are those of trying
 every rule: property tests hold the two to it (tests/test_spam_prefilter.py).
+
+Clues are read with every run of non-word characters as one space (the
+text "t . me/" as "t me "), because the rules join their words with `\\W*`
+and `\\W+`: then "message me on" is one clue, which "message number 7"
+does not contain, where the word "message" alone would be found in any
+chat about messages (and "me" in every "game" and "time").
 """
 
 from __future__ import annotations
@@ -50,6 +56,17 @@ _ASCII_LOOK_ALIKES = bytes.maketrans(
     "".join(map(chr, _LOOK_ALIKES)).encode(), "".join(map(str, _LOOK_ALIKES.values())).encode()
 )
 _HAS_LOOK_ALIKE = re.compile("[" + re.escape("".join(map(chr, _LOOK_ALIKES))) + "]")
+# The look-alikes that are not word characters ("@", "$", "!"): reading them
+# as letters joins words, so the two readings differ in where their spaces are.
+_HAS_SYMBOL_LOOK_ALIKE = re.compile(
+    "[" + re.escape("".join(chr(c) for c in _LOOK_ALIKES if not chr(c).isalnum())) + "]"
+)
+_NON_WORD_RUN = re.compile(r"\W+")
+
+
+def _squeeze(text: str) -> str:
+    """Every run of non-word characters as one space: how clues are read."""
+    return _NON_WORD_RUN.sub(" ", text)
 
 
 @attrs.frozen
@@ -90,6 +107,8 @@ class SpamClassifier:
         # The second reading differs from the first only where the first has a
         # look-alike: a string without one that is in the first is in the
         # second too, and only strings with one ("sub4sub") need the first.
+        # That holds while the look-alikes are digits; a symbol one ("fr$e")
+        # moves a space, and then the first reading is scanned for everything.
         self._scan_look_alikes = _scanner(s for s in rules_for if _HAS_LOOK_ALIKE.search(s))
 
     @classmethod
@@ -140,6 +159,10 @@ class SpamClassifier:
         if not last.isascii():
             found |= self._found(self._scan_other, last)
         if first:
+            if _HAS_SYMBOL_LOOK_ALIKE.search(first[0]):
+                found |= self._found(self._scan_ascii, first[0])
+                if not first[0].isascii():
+                    found |= self._found(self._scan_other, first[0])
             found |= self._found(self._scan_look_alikes, first[0])
         return found
 
@@ -147,19 +170,22 @@ class SpamClassifier:
         found: frozenset[int] = frozenset()
         if scan is None:
             return found
+        rules_for = self._rules_for
         match = scan.search(reading)
         while match is not None:
-            found |= self._rules_for[match[0]]
+            string = match[0]  # as written: squeezed, unless its non-word runs are single spaces already
+            found |= rules_for.get(string) or rules_for[_squeeze(string)]
             match = scan.search(reading, match.start() + 1)  # not from its end: clues may overlap
         return found
 
 
 def _scanner(strings: Iterable[str]) -> re.Pattern[str] | None:
     """One regex for all the strings: a prefix tree, so `re` tries only the
-    branch of the character in front of it at each position."""
+    branch of the character in front of it at each position. A space in a
+    (squeezed) string is a run of non-word characters in the text."""
     trie = _Trie()
     for string in strings:
-        trie.add(map(re.escape, string))
+        trie.add(r"\W+" if ch == " " else re.escape(ch) for ch in string)
     return re.compile(trie.pattern()) if trie.children else None
 
 
@@ -189,9 +215,15 @@ def builtin_classifier() -> SpamClassifier:
 # strings one of which any match of it contains. A run of exact items
 # contains one of their concatenations. A sequence contains what each of
 # its runs and other items contains: any of those is a clue, and the best
-# is the one whose shortest string is longest. An alternation contains what
-# one of its branches does. A class, \W* or an optional group contains
-# nothing that can be named.
+# is the one whose shortest string has the most word characters. An
+# alternation contains what one of its branches does. A class or a long
+# repeat contains nothing that can be named.
+#
+# Strings are read squeezed (see _squeeze): "." and \W+ are exactly " ",
+# \W* and \W? are "" or " ", and a concatenation is squeezed again, so
+# "t", \W*, ".", \W*, "me" is exactly "t me". A text that a regex matches
+# holds, squeezed, the squeezed match: a space at either end of it merges
+# into the text's own run, and a clue string is still found there.
 
 _ZERO_WIDTH = frozenset({""})  # what \b or a lookaround adds to the match
 _MAX_EXACT = 64  # past this many alternatives, concatenating exact strings is not worth it
@@ -221,22 +253,32 @@ def _sequence(items: Any) -> _Analysis:
     for op, arg in items:
         exact, clue = _item(op, arg)
         if exact is not None and len(run) * len(exact) <= _MAX_EXACT:
-            run = frozenset(a + b for a in run for b in exact)
+            run = frozenset(_squeeze(a + b) for a in run for b in exact)
             continue
         all_exact = False
         clues += [_as_clue(run, None), clue]
         run = exact if exact is not None else _ZERO_WIDTH
     clues.append(_as_clue(run, None))
     named = [clue for clue in clues if clue is not None]
-    best = max(named, key=lambda strings: (min(map(len, strings)), -len(strings)), default=None)
+    best = max(named, key=lambda strings: (min(map(_word_length, strings)), -len(strings)), default=None)
     return (run if all_exact else None), best
+
+
+def _word_length(string: str) -> int:
+    return len(string) - string.count(" ")
+
+
+_SPACE = frozenset({" "})
+_MAYBE_SPACE = frozenset({"", " "})
 
 
 def _item(op: Any, arg: Any) -> _Analysis:
     if op is _sre.LITERAL:
-        return frozenset({chr(arg)}), None
+        return frozenset({_squeeze(chr(arg))}), None
     if op is _sre.IN and all(kind is _sre.LITERAL for kind, _ in arg):  # [$s]: not negated, no ranges
-        return frozenset(chr(code) for _, code in arg), None
+        return frozenset(_squeeze(chr(code)) for _, code in arg), None
+    if op is _sre.IN and arg == [(_sre.CATEGORY, _sre.CATEGORY_NOT_WORD)]:  # \W
+        return _SPACE, None
     if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
         return _ZERO_WIDTH, None
     if op is _sre.SUBPATTERN:
@@ -253,8 +295,13 @@ def _item(op: Any, arg: Any) -> _Analysis:
             None if None in clues else frozenset[str]().union(*(clue for clue in clues if clue is not None)),
         )
     if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
-        low, _, body = arg
-        return None, (_as_clue(*_sequence(body)) if low >= 1 else None)
+        low, high, body = arg
+        exact, clue = _sequence(body)
+        if exact is not None and exact <= _MAYBE_SPACE:  # \W*, \W+, [.\-]*: a run, squeezed
+            return (exact if low >= 1 else exact | {""}), None
+        if exact is not None and high <= 1:  # x?
+            return (exact | {""} if low == 0 else exact), None
+        return None, (_as_clue(exact, clue) if low >= 1 else None)
     return None, None  # a class, any character, a backreference: nothing to name
 
 
