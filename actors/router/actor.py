@@ -85,14 +85,11 @@ class _Waiting:
 
     event: ChatEvent
     static: float
+    answered_at: float = -math.inf
 
     @property
     def received_at(self) -> float:
         return self.event.received_at
-
-    @property
-    def author_id(self) -> str:
-        return self.event.author.id
 
 
 class _Crowdable:
@@ -198,30 +195,34 @@ class Router:
         )
 
     def current(self, event: ChatEvent, static: float, now: float) -> float:
-        return self.current_many([_Waiting(event, static)], now)[0]
+        return self.current_many([_Waiting(event, static, self.last_answered(event.author.id))], now)[0]
+
+    def last_answered(self, author_id: str) -> float:
+        at = self._answered_at.peek(author_id)
+        return -math.inf if at is None else at
 
     def current_many(self, waiting: Sequence[Waiting], now: float) -> list[float]:
         # Exactly what score() subtracts for age and for a recent answer, for
         # a whole room at once: eviction ranks every pending chat on each
-        # push once the room is full. One comprehension per part: on 3.11
-        # that beats any map() of operator functions.
+        # push once the room is full. One comprehension, reading only the
+        # entries (see buffer._Entry): on 3.11 that beats any map() of
+        # operator functions, and any lookup per entry.
         w = self.settings.weights
         age_weight, recent, window = w.age_per_second, w.recent_author, w.recent_author_window
-        if age_weight:
-            out = [
-                e.static - age_weight * (now - e.received_at) if now > e.received_at else e.static
+        # The recent-answer part is subtracted after the age part, as in
+        # score_parts; "- 0.0" changes no float. An author never answered
+        # has answered_at -inf, so now - answered_at is inf: not recent.
+        if age_weight and recent:
+            return [
+                (e.static - age_weight * (now - e.received_at) if now > e.received_at else e.static)
+                - (recent if now - e.answered_at < window else 0.0)
                 for e in waiting
             ]
-        else:
-            out = [e.static for e in waiting]
+        if age_weight:
+            return [e.static - age_weight * (now - e.received_at) if now > e.received_at else e.static for e in waiting]
         if recent:
-            answered = self._answered_at
-            if answered and answered.any_of([e.author_id for e in waiting]):  # usually none of them
-                for i, e in enumerate(waiting):
-                    at = answered.peek(e.author_id)
-                    if at is not None and now - at < window:
-                        out[i] -= recent
-        return out
+            return [e.static - (recent if now - e.answered_at < window else 0.0) for e in waiting]
+        return [e.static for e in waiting]
 
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         return self._score(event, now, self._answered_at.peek(event.author.id), askers)
@@ -374,6 +375,9 @@ class Router:
                 )
             return ("duplicate" if self.filters.recent_ids.seen_before(event) else "moderation"), event, None
         key = textlib.comparison_key(text)
+        # Whether it is its author's first message, and from now on it is not
+        # (one lookup: this map is as large as the audience).
+        first = not self._seen_authors.seen(event.author.id, True)
         ident = (event.platform, event.id)
         if ident in self._pending:
             # A resend of a message that still waits, although the bounded id
@@ -384,7 +388,7 @@ class Router:
             reason = self.filters.check(event, text, key)
         facts = None
         if reason is None:
-            facts = _PendingFacts(key, self._seen_authors.peek(event.author.id) is None)
+            facts = _PendingFacts(key, first)
             # Whether it says what was answered lately. An empty memory
             # answers no without the line's tokens.
             answered = self._answered_texts
@@ -397,7 +401,6 @@ class Router:
                 reason, facts = "answered", None
             else:
                 self._pending[ident] = facts
-        self._seen_authors.seen(event.author.id, True)  # put(id, True), in one call
         return reason, event, facts
 
     def _key_of(self, event: ChatEvent) -> str | None:

@@ -66,12 +66,13 @@ class Waiting(Protocol):
     @property
     def static(self) -> float: ...
 
-    # The event's own received_at and author id, copied: see _Entry.
+    # Its leader's received_at, and when its author was last answered
+    # (-inf if never), copied: see _Entry.
     @property
     def received_at(self) -> float: ...
 
     @property
-    def author_id(self) -> str: ...
+    def answered_at(self) -> float: ...
 
 
 class Ranker(Protocol):
@@ -85,6 +86,10 @@ class Ranker(Protocol):
     def current_many(self, waiting: Sequence[Waiting], now: float) -> list[float]:
         """`current` for many at once: the hot path (a full room ranks all
         its entries on every push)."""
+
+    def last_answered(self, author_id: str) -> float:
+        """When this author was last answered (-inf if never), as ranking
+        sees it. It changes only when a turn is confirmed (`on_dispatch`)."""
 
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         """The score now with its parts, for the log (once per dispatch)."""
@@ -101,6 +106,9 @@ class ArrivalOrder:
 
     def current_many(self, waiting: Sequence[Waiting], now: float) -> list[float]:
         return [w.static for w in waiting]
+
+    def last_answered(self, author_id: str) -> float:
+        return -math.inf
 
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         return Score(total=-event.received_at, parts=(("arrival", -event.received_at),))
@@ -127,14 +135,18 @@ class _Entry:
     """One place in a room: a message (or a crowd) and its cached score.
 
     A plain slotted class: one is made per push. Ranking a full room reads
-    every entry on each push, so the two facts of its leader that ranking
-    needs (when it was received, who wrote it) are copied here: reading
-    them through the event costs two more objects per entry, each one a
-    likely cache miss on a long stream."""
+    every entry on each push, so what ranking needs of its leader (when it
+    was received, when its author was last answered) is copied here:
+    reading it through the event and the ranker's memory of answers cost a
+    lookup per entry, and objects that are likely cache misses on a long
+    stream. `answered_at` is kept true by the buffer: it changes only when
+    a turn is confirmed, and then the buffer asks the ranker again."""
 
-    __slots__ = ("also", "author_id", "event", "paid", "received_at", "redo", "seq", "static")
+    __slots__ = ("also", "answered_at", "author_id", "event", "paid", "received_at", "redo", "seq", "static")
 
-    def __init__(self, event: ChatEvent, seq: int, static: float, paid: bool, redo: bool = False) -> None:
+    def __init__(
+        self, event: ChatEvent, seq: int, static: float, *, paid: bool, answered_at: float, redo: bool = False
+    ) -> None:
         self.seq = seq  # arrival order, the tie-breaker
         self.static = static  # the cached static part of its score
         self.paid = paid  # which room it waits in
@@ -142,13 +154,14 @@ class _Entry:
         # Merged askers (a crowd), pending with it. A tuple, replaced when it
         # changes: most entries never have one, and share the empty tuple.
         self.also: tuple[ChatEvent, ...] = ()
-        self.lead(event)
+        self.lead(event, answered_at)
 
-    def lead(self, event: ChatEvent) -> None:
+    def lead(self, event: ChatEvent, answered_at: float) -> None:
         """Make `event` the one this entry is ranked and answered by."""
         self.event = event
         self.received_at = event.received_at
         self.author_id = event.author.id
+        self.answered_at = answered_at
 
     @property
     def events(self) -> list[ChatEvent]:
@@ -246,7 +259,14 @@ class PendingBuffer:
             return
         # Scored before anything changes: if scoring raises, the event is
         # not here and the caller gives it its fate (dropped:error).
-        entry = _Entry(event, self._seq + 1, self._ranker.static(event), event.is_paid)
+        ranker = self._ranker
+        entry = _Entry(
+            event,
+            self._seq + 1,
+            ranker.static(event),
+            paid=event.is_paid,
+            answered_at=ranker.last_answered(event.author.id),
+        )
         self._seq += 1
         if entry.paid:
             self._paid.append(entry)
@@ -389,6 +409,15 @@ class PendingBuffer:
             alone = len(confirmed) == 1
             for entry in confirmed:
                 self._on_dispatch(entry.events, now, alone)
+            if confirmed:
+                self._answers_changed()
+
+    def _answers_changed(self) -> None:
+        """A turn was confirmed, so the ranker's memory of answers may have
+        changed: every entry's copy is read anew (a few dozen, once a turn)."""
+        last_answered = self._ranker.last_answered
+        for entry in (*self._chat, *self._paid, *self._in_flight.values(), *self._redo):
+            entry.answered_at = last_answered(entry.author_id)
 
     def give_back(self, picked: list[Picked], now: float) -> None:
         """The turn never started: its messages wait again, ranked as before
@@ -430,7 +459,18 @@ class PendingBuffer:
         if self._closed or not picked or any(k in self._put_back for k in keys):
             return False
         self._put_back.update(keys)
-        self._redo[:0] = [_Entry(p.event, 0, self._ranker.static(p.event), p.event.is_paid, redo=True) for p in picked]
+        ranker = self._ranker
+        self._redo[:0] = [
+            _Entry(
+                p.event,
+                0,
+                ranker.static(p.event),
+                paid=p.event.is_paid,
+                answered_at=ranker.last_answered(p.event.author.id),
+                redo=True,
+            )
+            for p in picked
+        ]
         self._wake()
         return True
 
@@ -498,7 +538,7 @@ class PendingBuffer:
                 emptied.add(id(entry))
             else:
                 stay = [e for e in events if not any(e is g for g in gone)]
-                entry.lead(stay[0])
+                entry.lead(stay[0], self._ranker.last_answered(stay[0].author.id))
                 entry.also = tuple(stay[1:])
                 rescored.append(entry)
         for entry in rescored:
