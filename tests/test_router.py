@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
 import pytest
 import trio
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from actors.chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
 from actors.ledger import Fate, Ledger
 from actors.router import text as textlib
 from actors.router.actor import Router, RoutingSettings, _RecentAnswers
+from actors.router.buffer import PendingBuffer
 from actors.router.filters import FilterSettings
 from actors.router.links import find_links, host_allowed
+from actors.router.priority import Weights
 from actors.router.words import BlockedWords
 from strategies import chat_events
 
@@ -343,6 +346,134 @@ def test_overflow_evicts_the_lowest_score():
     )
     assert sorted(e.id for e in router.buffer.pending()) == ["member", "question"]
     assert router.ledger.dropped == {"overflow": 1}
+
+
+@given(operations, both_settings)
+def test_every_eviction_takes_the_lowest_score_of_the_room(ops, settings):
+    """The full chat room is kept in eviction order between pushes (a heap
+    of keys, buffer._lowest_chat) rather than ranked on each one: whatever
+    happened before, the entry it evicts has the lowest score of the room
+    at that moment, and of equal scores the older."""
+    with _evictions_checked() as wrong:
+        play(ops, attrs.evolve(settings, capacity=2))
+    assert not wrong
+
+
+@contextlib.contextmanager
+def _evictions_checked():
+    """Every eviction from the chat room, checked against the full scores
+    of the room; the wrong ones are listed (an assert inside routing would
+    only drop the event in hand: route() survives a failing step)."""
+    wrong: list[tuple[float, str, list[tuple[str, float]]]] = []
+    original = PendingBuffer._lowest_chat
+
+    def checked(buffer, now):
+        chosen = original(buffer, now)
+        scores = {id(e): buffer._ranker.breakdown(e.event, now, e.askers).total for e in buffer._chat}
+        low = min(scores.values())
+        lowest = min((e for e in buffer._chat if scores[id(e)] == pytest.approx(low, abs=1e-9)), key=lambda e: e.seq)
+        if (chosen is not lowest and scores[id(chosen)] != pytest.approx(scores[id(lowest)], abs=1e-9)) or (
+            chosen is not lowest and chosen.seq > lowest.seq
+        ):
+            wrong.append((now, chosen.event.id, [(e.event.id, scores[id(e)]) for e in buffer._chat]))
+        return chosen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PendingBuffer, "_lowest_chat", checked)
+        yield wrong
+
+
+# A busy room for the eviction order: lines that never merge or trip a
+# filter, from a few authors (so recent answers count against them), with
+# roles, mentions and questions, a short recent-answer window that runs out
+# while they wait, and arrival times that repeat.
+_EVICTION_SETTINGS = RoutingSettings(
+    filters=FilterSettings(flood_authors=0, repeat_window=0, rate_per_minute=0, content_spam=False),
+    weights=Weights(recent_author_window=4.0),
+    names=("Mira",),
+    capacity=3,
+    crowds=False,
+    answered_window=0,
+)
+_busy_lines = st.tuples(
+    st.sampled_from(["route"] * 6 + ["take", "step"]),
+    st.sampled_from(["a", "b", "c", "d", "e", "f"]),
+    st.sampled_from(["nice stream", "Mira, what game?", "how are you?", "hello"]),
+    st.sampled_from([frozenset(), frozenset({Role.MEMBER})]),
+    st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 4.0]) | st.floats(min_value=0, max_value=10, allow_nan=False),
+)
+
+
+@attrs.frozen
+class _Ranked:
+    """What ranking reads of a waiting entry."""
+
+    static: float
+    received_at: float
+    answered_at: float
+
+
+_ranked = st.builds(
+    _Ranked,
+    st.floats(-50, 50),
+    st.floats(0, 100),
+    st.just(-math.inf) | st.floats(0, 100),
+)
+
+
+@given(st.lists(_ranked, min_size=1, max_size=8), st.floats(0, 20), st.floats(0, 20))
+def test_eviction_keys_order_entries_as_their_scores_do_until_they_say(waiting, wait, later):
+    """Keys differ as the scores do at every moment from `now` until `until`
+    (the scores all lose the same to time; a recent answer stops counting
+    when it says), and one entry's key is its key among many."""
+    router = make_router(attrs.evolve(SETTINGS, weights=Weights(recent_author_window=5.0)))
+    now = max(w.received_at for w in waiting) + wait
+    keys, until = router.eviction_keys(waiting, now)
+    assert [router.eviction_key(w, now)[0] for w in waiting] == keys
+    assert min(router.eviction_key(w, now)[1] for w in waiting) == until
+    moment = now + later
+    if moment < until:
+        scores = router.current_many(waiting, moment)
+        for i in range(len(waiting)):
+            assert keys[i] - keys[0] == pytest.approx(scores[i] - scores[0], abs=1e-6)
+
+
+def test_no_eviction_keys_for_a_message_from_the_future():
+    router = make_router()
+    assert router.eviction_keys([_Ranked(1.0, 10.0, -math.inf)], 5.0)[1] <= 5.0
+    assert router.eviction_key(_Ranked(1.0, 10.0, -math.inf), 5.0)[1] <= 5.0
+
+
+_NOBODY = frozenset[Role]()
+
+
+@given(st.lists(_busy_lines, max_size=60))
+@example(  # "a" is answered, then speaks again while the order lasts: its new line is the lowest
+    [
+        ("route", "a", "Mira, what game?", _NOBODY, 0.0),
+        ("route", "b", "hello", _NOBODY, 0.1),
+        ("route", "c", "hello", _NOBODY, 0.1),
+        ("take", "a", "", _NOBODY, 0.1),
+        ("route", "d", "Mira, what game?", _NOBODY, 0.1),
+        ("route", "e", "Mira, what game?", _NOBODY, 0.1),  # the room is full: the order is made
+        ("route", "a", "Mira, what game?", _NOBODY, 0.1),
+    ]
+)
+def test_a_busy_room_evicts_its_lowest_score_on_every_push(lines):
+    """The same as above where the eviction order lasts: many pushes in a
+    row, few changes, and recent answers that expire while their authors'
+    messages wait."""
+    router = make_router(_EVICTION_SETTINGS)
+    now = 0.0
+    with _evictions_checked() as wrong:
+        for i, (op, author, text, roles, dt) in enumerate(lines):
+            now += dt
+            if op == "route":
+                router.route(chat(f"m{i}", author, f"{text} {i}", at=now, roles=roles), now)
+            elif op == "take":
+                router.buffer.take(now)
+    assert not wrong
+    assert "error" not in router.ledger.dropped
 
 
 def test_old_chat_expires_and_paid_messages_wait_longer():

@@ -44,6 +44,7 @@ listener that misbehaves cannot leave an event both counted and pending.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 from operator import itemgetter
@@ -91,6 +92,16 @@ class Ranker(Protocol):
         """When this author was last answered (-inf if never), as ranking
         sees it. It changes only when a turn is confirmed (`on_dispatch`)."""
 
+    def eviction_keys(self, waiting: Sequence[Waiting], now: float) -> tuple[list[float], float]:
+        """(keys, until): numbers that order the waiting messages as their
+        scores do (lower is lower), at every moment from `now` until
+        `until`, while nothing about them changes: the scores less what
+        time takes from all of them alike. `until` <= now if there are no
+        such numbers now."""
+
+    def eviction_key(self, waiting: Waiting, now: float) -> tuple[float, float]:
+        """`eviction_keys` of one (a push): (key, until)."""
+
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         """The score now with its parts, for the log (once per dispatch)."""
 
@@ -109,6 +120,12 @@ class ArrivalOrder:
 
     def last_answered(self, author_id: str) -> float:
         return -math.inf
+
+    def eviction_keys(self, waiting: Sequence[Waiting], now: float) -> tuple[list[float], float]:
+        return [w.static for w in waiting], math.inf
+
+    def eviction_key(self, waiting: Waiting, now: float) -> tuple[float, float]:
+        return waiting.static, math.inf
 
     def breakdown(self, event: ChatEvent, now: float, askers: int = 1) -> Score:
         return Score(total=-event.received_at, parts=(("arrival", -event.received_at),))
@@ -210,6 +227,11 @@ class PendingBuffer:
         # on a long stream the paid room sits full while chat floods by.
         self._chat: list[_Entry] = []
         self._paid: list[_Entry] = []
+        # The chat room in eviction order, a heap of (key, seq, entry), valid
+        # until _order_until (see _lowest_chat); None when it must be made
+        # anew. Any change to the room but a push or an eviction drops it.
+        self._order: list[tuple[float, int, _Entry]] | None = None
+        self._order_until = -math.inf
         # Lower bounds of each room's oldest received_at: while nothing is
         # old enough even measured from these, expiry has nothing to scan.
         self._oldest_chat = math.inf
@@ -274,6 +296,8 @@ class PendingBuffer:
         else:
             self._chat.append(entry)
             self._oldest_chat = min(self._oldest_chat, event.received_at)
+            if self._order is not None:
+                self._add_to_order(entry, now)
         # _take_expired's own first test, inline: on a busy stream nothing
         # is due on most pushes
         due = now - self._oldest_chat > self._max_age or now - self._oldest_paid > self._paid_max_age
@@ -282,7 +306,7 @@ class PendingBuffer:
         try:
             evicted = self._over_capacity(now)
             if evicted is not None:
-                self._remove(evicted)
+                self._evict(evicted)
         finally:  # what expired has left the rooms: its fate is recorded whatever happens
             if self._changed:  # _wake, inline: once the room is full, every push evicts
                 self._changed.unpark_all()
@@ -304,6 +328,7 @@ class PendingBuffer:
         static = self._ranker.static(leader, len(one_per_viewer((*entry.events, event))))
         entry.also = (*entry.also, event)
         entry.static = static
+        self._order = None
         self._wake()
         return True
 
@@ -418,6 +443,7 @@ class PendingBuffer:
         last_answered = self._ranker.last_answered
         for entry in (*self._chat, *self._paid, *self._in_flight.values(), *self._redo):
             entry.answered_at = last_answered(entry.author_id)
+        self._order = None
 
     def give_back(self, picked: list[Picked], now: float) -> None:
         """The turn never started: its messages wait again, ranked as before
@@ -434,6 +460,7 @@ class PendingBuffer:
         if self._closed:  # too late to wait again
             self._record_drops(returned, "shutdown")
             return
+        self._order = None
         for entry in returned:
             if entry.paid:
                 self._paid.append(entry)
@@ -548,6 +575,8 @@ class PendingBuffer:
                 continue
         # A put-back message already has its fate: it is only forgotten.
         self._redo = [e for e in self._redo if not matches(e.event)]
+        if hits:
+            self._order = None
         if emptied:
             self._chat = [e for e in self._chat if id(e) not in emptied]
             self._paid = [e for e in self._paid if id(e) not in emptied]
@@ -568,6 +597,7 @@ class PendingBuffer:
         in_flight = [e for e in self._in_flight.values() if not e.redo]  # a put-back one has its fate
         dropped = sorted([*self._all(), *in_flight], key=lambda e: e.seq)
         self._chat, self._paid, self._in_flight, self._redo = [], [], {}, []
+        self._order = None
         self._wake()
         self._record_drops(dropped, reason)
 
@@ -581,7 +611,21 @@ class PendingBuffer:
             self._changed.unpark_all()
 
     def _remove(self, entry: _Entry) -> None:
-        (self._paid if entry.paid else self._chat).remove(entry)
+        if entry.paid:
+            self._paid.remove(entry)
+        else:
+            self._chat.remove(entry)
+            self._order = None
+
+    def _evict(self, entry: _Entry) -> None:
+        """Remove what _over_capacity chose: the chat room's order keeps
+        if it was its lowest."""
+        order = self._order
+        if order and order[0][2] is entry:
+            heapq.heappop(order)
+            self._chat.remove(entry)
+        else:
+            self._remove(entry)
 
     def _over_capacity(self, now: float) -> _Entry | None:
         """The entry to evict, if a room is over its bound."""
@@ -590,8 +634,39 @@ class PendingBuffer:
             # Both rooms are full: paid ones beyond their room compete with chat.
             return self._lowest(self._all(), now)
         if chat > self.capacity:
-            return self._lowest(self._chat, now)
+            return self._lowest_chat(now)
         return None
+
+    # A full chat room evicts on every push of a busy stream. Ranking the
+    # whole room each time was a tenth of the router's cost, so the room is
+    # kept in eviction order instead, a heap: the ranker gives each entry a
+    # key that orders it as its score does for as long as the entries do
+    # not change (every score loses the same to time; an author's recent
+    # answer stops counting at a known moment). A push adds its key, an
+    # eviction pops the lowest, and anything else (a turn taken, a merge, a
+    # purge, an expiry, an answer) makes the heap anew at the next eviction.
+
+    def _lowest_chat(self, now: float) -> _Entry:
+        order = self._order
+        if order is None or not now < self._order_until:
+            chat = self._chat
+            keys, until = self._ranker.eviction_keys(chat, now)
+            if not now < until:  # no such keys now (a message from the future): rank the room
+                self._order = None
+                return self._lowest(chat, now)
+            order = self._order = list(zip(keys, [e.seq for e in chat], chat, strict=True))
+            heapq.heapify(order)
+            self._order_until = until
+        return order[0][2]
+
+    def _add_to_order(self, entry: _Entry, now: float) -> None:
+        assert self._order is not None
+        key, until = self._ranker.eviction_key(entry, now)
+        if not now < until:
+            self._order = None
+            return
+        heapq.heappush(self._order, (key, entry.seq, entry))
+        self._order_until = min(self._order_until, until)
 
     def _lowest(self, entries: list[_Entry], now: float) -> _Entry:
         """The one to evict: the lowest score, and among equals the older.
@@ -627,6 +702,7 @@ class PendingBuffer:
             limit = self._max_age
             expired += [e for e in self._chat if now - e.event.received_at > limit]
             self._chat = [e for e in self._chat if not now - e.event.received_at > limit]
+            self._order = None
             self._oldest_chat = min((e.event.received_at for e in self._chat), default=math.inf)
         if paid_due:
             limit = self._paid_max_age
