@@ -169,7 +169,6 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
         assert len(buffer) <= settings.capacity + settings.paid_capacity
         bound = settings.dedupe_ids + 2 * settings.filters.max_authors + 2 * settings.filters.max_texts
         assert router.filters.state_size() <= bound
-        assert len(router._seen_authors) <= settings.filters.max_authors
         assert len(router._pending) <= buffer.events_pending
         assert len(router._crowdable) <= buffer.events_pending
     buffer.close()

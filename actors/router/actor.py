@@ -35,7 +35,7 @@ from ..ledger import Fate, Ledger
 from . import text as textlib
 from .answered import AnsweredTexts
 from .buffer import PendingBuffer, Waiting
-from .filters import BoundedLRU, FilterChain, FilterSettings, spam_filterable
+from .filters import FilterChain, FilterSettings, spam_filterable
 from .priority import DEFAULT_RATES, Score, Weights, score_parts, total
 from .similar import DEFAULT_THRESHOLD, SimilarIndex, alike, tokens
 
@@ -133,7 +133,6 @@ class Router:
         self.settings = settings
         self.filters = FilterChain(settings.filters, dedupe_ids=settings.dedupe_ids)
         max_authors = settings.filters.max_authors
-        self._seen_authors: BoundedLRU[str, bool] = BoundedLRU(max_authors)
         self._answered_at = _RecentAnswers(settings.weights.recent_author_window, max_authors)
         self._answered_texts = AnsweredTexts(settings.answered_window, settings.similarity)
         # Pending plain chat that another line may join, by id, and the
@@ -406,9 +405,6 @@ class Router:
                 )
             return ("duplicate" if self.filters.recent_ids.seen_before(event) else "moderation"), event, None
         key = textlib.comparison_key(text)
-        # Whether it is its author's first message, and from now on it is not
-        # (one lookup: this map is as large as the audience).
-        first = not self._seen_authors.seen(event.author.id, True)
         ident = (event.platform, event.id)
         if ident in self._pending:
             # A resend of a message that still waits, although the bounded id
@@ -419,7 +415,8 @@ class Router:
             reason = self.filters.check(event, text, key)
         facts = None
         if reason is None:
-            facts = _PendingFacts(key, first)
+            # whether it is its author's first message: the filters remember authors
+            facts = _PendingFacts(key, self.filters.first_message)
             # Whether it says what was answered lately. An empty memory
             # answers no without the line's tokens.
             answered = self._answered_texts

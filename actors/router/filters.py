@@ -181,6 +181,10 @@ class FilterChain:
         # A text said once is kept as its one (sent, author id); see _is_flood.
         self._texts: BoundedLRU[str, _TextMemory | tuple[float, str]] = BoundedLRU(settings.max_texts)
         self.flooded_key: str | None = None
+        # Whether the event just checked is the first seen from its author
+        # (for the router's score): the author memory below answers it, so
+        # the audience is kept in one map, not two.
+        self.first_message = False
         # What a text alone decides, remembered for the texts seen lately:
         # chat repeats itself ("ㅋㅋㅋ", "lol", a raid's slogan), and these
         # verdicts depend on nothing else.
@@ -191,8 +195,21 @@ class FilterChain:
         return len(self.recent_ids) + len(self._authors) + len(self._texts)
 
     def check(self, event: ChatEvent, text: str, key: str) -> str | None:
-        """`text` is the sanitised text, `key` its comparison key."""
+        """`text` is the sanitised text, `key` its comparison key. Every
+        author checked is remembered from here on (`first_message`)."""
         self.flooded_key = None
+        author = event.author
+        # The author's memory, made on their first message whatever its fate
+        # (BoundedLRU's get and put, written out: every event asks).
+        memories = self._authors._data
+        memory = memories.get(author.id)
+        if memory is None:
+            self.first_message = True
+            memory = _AuthorMemory(float(self.settings.rate_burst), event.sent_at.timestamp())
+            self._authors.put(author.id, memory)
+        else:
+            self.first_message = False
+            memories.move_to_end(author.id)
         # recent_ids.seen_before, written out on its LRU map: every event asks
         ids, ident = self._ids, (_PLATFORM_NAME[event.platform], event.id)
         if ident in ids:
@@ -201,7 +218,6 @@ class FilterChain:
         ids[ident] = True
         if len(ids) > self._ids_capacity:
             ids.popitem(last=False)
-        author = event.author
         blocked = self._blocked_authors
         if blocked and (author.id.casefold() in blocked or author.name.casefold() in blocked):
             return "blocked_author"
@@ -216,7 +232,7 @@ class FilterChain:
             return None
         if self.settings.commands and text.startswith("!"):
             return "command"
-        return self._spam_reason(event, key, text_reason)
+        return self._spam_reason(event, key, text_reason, memory)
 
     def _judge_text(self, raw: str, text: str) -> tuple[bool, str | None]:
         """What the text alone says: (has a blocked word, its spam reason).
@@ -243,23 +259,16 @@ class FilterChain:
         blocked = self._blocked_words.find(text) is not None or (builtin is not None and builtin.find(text) is not None)
         return blocked, reason
 
-    def _spam_reason(self, event: ChatEvent, key: str, text_reason: str | None) -> str | None:
-        # Every spam-filterable message comes through here, so the author's
-        # and the text's LRU maps are used directly (the same moves as
-        # BoundedLRU's get and put), and the repeat and rate checks are
-        # written out rather than called.
+    def _spam_reason(self, event: ChatEvent, key: str, text_reason: str | None, author: _AuthorMemory) -> str | None:
+        # Every spam-filterable message comes through here, so the text's
+        # LRU map is used directly (the same moves as BoundedLRU's get and
+        # put), and the repeat and rate checks are written out rather than
+        # called. `author` is its author's memory (see check).
         s = self.settings
         # The windows remember every message, even ones rejected below, so a
         # flood keeps being recognised while it lasts.
         sent = event.sent_at.timestamp()
         author_id = event.author.id
-        authors = self._authors._data
-        author = authors.get(author_id)
-        if author is None:
-            author = _AuthorMemory(float(s.rate_burst), sent)
-            self._authors.put(author_id, author)
-        else:
-            authors.move_to_end(author_id)
         # repeat: this author said this text within repeat_window
         repeat = False
         window = s.repeat_window
