@@ -170,7 +170,8 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
         bound = settings.dedupe_ids + 2 * settings.filters.max_authors + 2 * settings.filters.max_texts
         assert router.filters.state_size() <= bound
         assert len(router._pending) <= buffer.events_pending
-        assert len(router._crowdable) <= buffer.events_pending
+        assert len(router._crowdable_alike) <= buffer.events_pending
+        assert len(router._crowdable_keys) <= buffer.events_pending
     buffer.close()
     assert ledger.pending == 0
     assert ledger.balanced

@@ -69,7 +69,7 @@ class _PendingFacts:
     one is made per message that waits, and a frozen attrs class costs
     several times as much to build."""
 
-    __slots__ = ("first", "key", "tokens")
+    __slots__ = ("first", "joinable", "key", "tokens")
 
     def __init__(self, key: str, first: bool) -> None:
         self.key = key  # comparison key, for flood purges and answered purges
@@ -77,6 +77,10 @@ class _PendingFacts:
         # Its token set once routing needed it (crowds, the answered
         # memory), so a purge after a turn need not look it up again.
         self.tokens: frozenset[str] | None = None
+        # The copy in the buffer while other lines may join it (it leads, or
+        # may lead, a crowd: see Router._join); merges find its entry by
+        # identity. None for a line that joined another, or that cannot lead.
+        self.joinable: ChatEvent | None = None
 
 
 @attrs.frozen
@@ -90,18 +94,6 @@ class _Waiting:
     @property
     def received_at(self) -> float:
         return self.event.received_at
-
-
-class _Crowdable:
-    """A waiting chat line that others may join (see Router._join). Slotted,
-    not a frozen attrs class: one is made for most lines that wait."""
-
-    __slots__ = ("event", "key", "tokens")
-
-    def __init__(self, event: ChatEvent, key: str, tokens: frozenset[str]) -> None:
-        self.event = event  # the copy in the buffer: merges find its entry by identity
-        self.key = key
-        self.tokens = tokens
 
 
 # Module constants: enum class attribute lookups are slow on Python 3.11,
@@ -135,9 +127,8 @@ class Router:
         max_authors = settings.filters.max_authors
         self._answered_at = _RecentAnswers(settings.weights.recent_author_window, max_authors)
         self._answered_texts = AnsweredTexts(settings.answered_window, settings.similarity)
-        # Pending plain chat that another line may join, by id, and the
-        # same by comparison key (an exact match needs no scan).
-        self._crowdable: dict[tuple[Platform, str], _Crowdable] = {}
+        # Pending plain chat that another line may join (its facts' joinable),
+        # by comparison key (an exact match needs no scan) and by tokens.
         self._crowdable_keys: dict[str, tuple[Platform, str]] = {}
         self._crowdable_alike: SimilarIndex[tuple[Platform, str]] = SimilarIndex(settings.similarity)
         # What routing learnt about each pending message: its comparison key
@@ -293,13 +284,17 @@ class Router:
         # its id may be a resend of one that is: leave that one's flag alone.
         if fate is not _FILTERED:
             ident = (event.platform, event.id)
-            self._pending.pop(ident, None)
-            crowd = self._crowdable.get(ident)
-            if crowd is not None and crowd.event is event:
-                del self._crowdable[ident]
+            facts = self._pending.get(ident)
+            if facts is None:
+                return
+            joinable = facts.joinable
+            if joinable is None:
+                del self._pending[ident]
+            elif joinable is event:  # not a copy of it that failed in routing: that one never waited
+                del self._pending[ident]
                 self._crowdable_alike.discard(ident)
-                if self._crowdable_keys.get(crowd.key) == ident:
-                    del self._crowdable_keys[crowd.key]
+                if self._crowdable_keys.get(facts.key) == ident:
+                    del self._crowdable_keys[facts.key]
 
     # ---- routing ----------------------------------------------------------------
 
@@ -352,29 +347,33 @@ class Router:
             return False
         key = facts.key
         toks = self._facts_tokens(event, facts)
-        leader: _Crowdable | None = None
+        leader: ChatEvent | None = None
         ident = self._crowdable_keys.get(key) if key else None
         if ident is not None:
-            leader = self._crowdable.get(ident)
+            leader = self._joinable(ident)
         if leader is None and (ident := self._crowdable_alike.find(toks)) is not None:
-            leader = self._crowdable.get(ident)
-        if leader is not None and self.buffer.merge(leader.event, event):
+            leader = self._joinable(ident)
+        if leader is not None and self.buffer.merge(leader, event):
             return True
         if leader is not None and (ident := self._crowdable_alike.find(toks)) is not None:
             # The same key's leader is checked out (its turn is starting):
             # another waiting line may still say the same thing.
-            other = self._crowdable.get(ident)
-            if other is not None and other is not leader and self.buffer.merge(other.event, event):
+            other = self._joinable(ident)
+            if other is not None and other is not leader and self.buffer.merge(other, event):
                 return True
         if key or toks:
             ident = (event.platform, event.id)
-            self._crowdable[ident] = _Crowdable(event, key, toks)
+            facts.joinable = event
             self._crowdable_alike.add(ident, toks)
             if key:
                 # The newest waiting line leads its key: an older leader may
                 # be checked out, and repeats must join one that still waits.
                 self._crowdable_keys[key] = ident
         return False
+
+    def _joinable(self, ident: tuple[Platform, str]) -> ChatEvent | None:
+        facts = self._pending.get(ident)
+        return None if facts is None else facts.joinable
 
     def _failed(self, exc: Exception) -> None:
         """A step raised on the event in hand: it gets `dropped:error` unless

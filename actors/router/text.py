@@ -249,16 +249,23 @@ def sanitize(text: str, *, max_graphemes: int) -> str:
     return _sanitize(max_graphemes, text)
 
 
+@functools.lru_cache(maxsize=16)
 def sanitizer(max_graphemes: int) -> Callable[[str], str]:
     """`sanitize` at this cap, checked once here: for a caller that sanitises
-    every message, one C call per text (a cached one) and no Python frame."""
+    every message, one C call per text (a cache keyed by the text alone, so
+    no key tuple is built), and a Python frame only for a text not seen
+    lately."""
     if max_graphemes < 1:
         raise ValueError(f"max_graphemes must be at least 1, not {max_graphemes}")
-    return functools.partial(_sanitize, max_graphemes)
+    return functools.lru_cache(maxsize=4096)(functools.partial(_clean_text, max_graphemes))
 
 
 @functools.lru_cache(maxsize=4096)  # chat repeats itself: emotes, "ㅋㅋㅋ", raids, floods
 def _sanitize(max_graphemes: int, text: str) -> str:
+    return _clean_text(max_graphemes, text)
+
+
+def _clean_text(max_graphemes: int, text: str) -> str:
     dirty = not text.isprintable() if text.isascii() else _NEEDS_CLEANING.search(text) is not None
     if dirty:
         text = _clean(text)
