@@ -221,7 +221,10 @@ class FilterChain:
         blocked = self._blocked_authors
         if blocked and (author.id.casefold() in blocked or author.name.casefold() in blocked):
             return "blocked_author"
-        if author.name.casefold().replace(" ", "") in self._bots:
+        if author.name != memory.name:  # first seen, or renamed: is it a bot's name?
+            memory.name = author.name
+            memory.bot = author.name.casefold().replace(" ", "") in self._bots
+        if memory.bot:
             return "bot"
         if self.settings.own_messages and Role.OWNER in author.roles and event.kind is Kind.CHAT:
             return "own_message"
@@ -273,13 +276,14 @@ class FilterChain:
         repeat = False
         window = s.repeat_window
         if window and key:
-            for earlier, at in author:  # a loop, not any(genexpr): it runs per message
-                if earlier == key and sent - at <= window:
-                    repeat = True
-                    break
-            author.append((key, sent))
+            if key in author:  # a C scan first: most messages are no repeat
+                times = author.sent
+                repeat = any(earlier == key and sent - times[i] <= window for i, earlier in enumerate(author))
+            author.append(key)
+            author.sent.append(sent)
             if len(author) > _REPEAT_MEMORY:
                 del author[0]
+                del author.sent[0]
         flood = self._is_flood(author_id, key, sent) if s.flood_authors and key else None
         if text_reason is not None:
             return text_reason
@@ -349,17 +353,24 @@ class FilterChain:
 # it to its oldest generation. Fewer such objects, fewer full collections.
 
 
-class _AuthorMemory(list[tuple[str, float]]):
-    """What the filters remember of one author: its recent (key, sent), for
-    repeats, oldest first (a short list trimmed by hand: a deque always
-    allocates a 64-slot block, ~600 bytes, and there is one per author)."""
+class _AuthorMemory(list[str]):
+    """What the filters remember of one author: the comparison keys of its
+    recent messages, oldest first, for repeats, with when each was sent in
+    `sent` (short lists trimmed by hand: a deque always allocates a 64-slot
+    block, ~600 bytes, and there is one per author). The keys alone are the
+    list, so whether a key is among them is one scan at C speed."""
 
-    __slots__ = ("at", "tokens")
+    __slots__ = ("at", "bot", "name", "sent", "tokens")
 
     def __init__(self, tokens: float, at: float) -> None:
         super().__init__()
+        self.sent: list[float] = []
         self.tokens = tokens  # the token bucket, as of `at`
         self.at = at
+        # The display name last seen, and whether it is a known bot's: a
+        # name is casefolded once, not on every message.
+        self.name: str | None = None
+        self.bot = False
 
 
 class _TextMemory(list[tuple[float, str]]):
