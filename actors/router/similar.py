@@ -166,6 +166,22 @@ def _indexed_prefix(m: int, threshold: float) -> int:
     return m - _overlap(m, _sizes(m, threshold).start, threshold) + 1
 
 
+# The last token set put in order, and its order. The router looks the same
+# line up in two indexes and adds it to one: its set is sorted once, not
+# three times. Held, so its id cannot be reused by another set meanwhile.
+_last_sorted: tuple[frozenset[str], list[str]] = (frozenset(), [])
+
+
+def _in_order(toks: frozenset[str]) -> list[str]:
+    """sorted(toks), not to be changed by the caller."""
+    global _last_sorted  # noqa: PLW0603  # a one-entry cache, see above
+    held, ordered = _last_sorted
+    if toks is not held:
+        ordered = sorted(toks)
+        _last_sorted = (toks, ordered)
+    return ordered
+
+
 class SimilarIndex(Generic[K]):
     """Token sets by key, to find one alike (at `threshold`) without comparing
     against them all: on a busy stream the router asks this for every line,
@@ -188,6 +204,10 @@ class SimilarIndex(Generic[K]):
         # key -> (its set, the tokens it is indexed under)
         self._sets: dict[K, tuple[frozenset[str], list[str]]] = {}
         self._by_size: dict[int, dict[str, dict[K, None]]] = {}  # size -> token -> keys
+        # _probes and _indexed_prefix at this threshold, by size: a dict
+        # lookup by an int, where the module's caches hash a float too.
+        self._probes: dict[int, tuple[tuple[int, int], ...]] = {}
+        self._prefix: dict[int, int] = {}
 
     def add(self, key: K, toks: frozenset[str]) -> None:
         """Index `toks` under `key` (replacing what `key` had). Sets of fewer
@@ -196,7 +216,10 @@ class SimilarIndex(Generic[K]):
         m = len(toks)
         if m < 2:
             return
-        prefix = sorted(toks)[: _indexed_prefix(m, self.threshold)]
+        length = self._prefix.get(m)
+        if length is None:
+            length = self._prefix[m] = _indexed_prefix(m, self.threshold)
+        prefix = _in_order(toks)[:length]
         self._sets[key] = (toks, prefix)
         by_token = self._by_size.get(m)
         if by_token is None:
@@ -229,13 +252,16 @@ class SimilarIndex(Generic[K]):
         if n < 2 or not self._sets:
             return None
         threshold, sets, by_size = self.threshold, self._sets, self._by_size
+        probes = self._probes.get(n)
+        if probes is None:
+            probes = self._probes[n] = _probes(n, threshold)
         ordered: list[str] | None = None
-        for m, p in _probes(n, threshold):
+        for m, p in probes:
             by_token = by_size.get(m)
             if by_token is None:
                 continue
             if ordered is None:
-                ordered = sorted(toks)
+                ordered = _in_order(toks)
             for token in ordered[:p]:
                 keys = by_token.get(token)
                 if keys is not None:
