@@ -91,11 +91,15 @@ operations = st.lists(
     | bursts
     | st.tuples(st.just("take"), st.none(), steps)
     | st.tuples(st.sampled_from(["checkout", "confirm", "give_back"]), st.none(), steps)
-    | st.tuples(st.just("step"), st.none(), steps),
+    | st.tuples(st.just("step"), st.none(), steps)
+    | st.tuples(st.sampled_from(["pin", "drop", "mute"]), routed_events(), steps),
     max_size=40,
 )
 # checkout/confirm/give_back: the OLV session's two-step take. A checked-out
 # turn is in flight (still pending) until its turn starts or it is given back.
+
+
+ROUTED = ("route", "raid", "spam")  # the ops that bring events in
 
 
 def expand(op: str, event: ChatEvent) -> list[ChatEvent]:
@@ -138,19 +142,29 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
     in_flight: list = []
     for op, event, dt in ops:
         now += dt
-        if op in ("route", "raid", "spam"):
+        if op in ROUTED:
             for one in expand(op, event):
                 router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
         elif op == "take":
             buffer.expire(now)
+            pinned = buffer.pinned()
             # an entry's full score: a crowd's counts its askers
             best = max((router.breakdown(e.event, now, e.askers).total for e in buffer._all()), default=None)
             picked = buffer.take(now)
-            if check_best and picked:
+            if pinned and picked:
+                assert picked[0].event is pinned[0]  # what the streamer pinned comes first, whatever its score
+            elif check_best and picked:
                 # the highest-scored pending message (the ranking's cached
                 # arithmetic may differ from the full score in the last bits)
                 assert picked[0].score.total == pytest.approx(best, abs=1e-9)
             taken += [e for p in picked for e in p.events]
+        elif op == "pin":  # the streamer's controls: a message that may or may not wait
+            buffer.pin(event.platform.value, event.id)
+        elif op == "drop":
+            buffer.drop(event.platform.value, event.id)
+        elif op == "mute":
+            router.mute(event.author.id)
+            assert not any(e.author.id == event.author.id for e in buffer.pending())
         elif op == "checkout":
             if not in_flight:
                 in_flight = buffer.checkout(now)
@@ -166,7 +180,7 @@ def play(ops, settings: RoutingSettings = SETTINGS, check_best: bool = True):
         assert ledger.balanced, ledger.to_dict()
         assert buffer.in_flight == len(in_flight)
         assert buffer.events_pending == ledger.pending
-        assert len(buffer) <= settings.capacity + settings.paid_capacity
+        assert len(buffer) - len(buffer.pinned()) <= settings.capacity + settings.paid_capacity
         bound = settings.dedupe_ids + 2 * settings.filters.max_authors + 2 * settings.filters.max_texts
         assert router.filters.state_size() <= bound
         assert len(router._pending) <= buffer.events_pending
@@ -184,7 +198,7 @@ def test_conservation_after_any_sequence_of_events_pulls_and_clock_steps(ops, se
     (play() also checks: a pull returns the best-scored message, pending <= capacity,
     and every per-author and per-text map stays within its bound.)"""
     router, fates, _ = play(ops, settings)
-    assert router.ledger.received == sum(len(expand(op, e)) for op, e, _ in ops if e is not None)
+    assert router.ledger.received == sum(len(expand(op, e)) for op, e, _ in ops if op in ROUTED)
     assert len(fates) == router.ledger.received
 
 
@@ -254,10 +268,10 @@ def test_a_failing_listener_never_unbalances_the_books(ops):
     with contextlib.redirect_stderr(io.StringIO()):
         for op, event, dt in ops:
             now += dt
-            if event is not None:
+            if op in ROUTED:
                 for one in expand(op, event):
                     router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
-            else:
+            elif event is None:
                 router.buffer.take(now)
             assert router.ledger.balanced and router.buffer.events_pending == router.ledger.pending
         router.buffer.close()
@@ -624,7 +638,7 @@ def test_the_cached_ranking_equals_the_full_score(ops, later):
     now = 0.0
     for op, event, dt in ops:
         now += dt
-        if event is not None:
+        if op in ROUTED:
             for one in expand(op, event):
                 router.route(attrs.evolve(one, received_at=now, sent_at=EPOCH + timedelta(seconds=now)), now)
     for entry in router.buffer._all():

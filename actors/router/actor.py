@@ -325,6 +325,23 @@ class Router:
         finally:
             self._in_hand_raw = self._in_hand = None
 
+    # ---- the streamer's hand ----------------------------------------------------------
+
+    def mute(self, author_id: str) -> int:
+        """Mute an author for this stream: what they have waiting is dropped
+        (`dropped:blocked_author`, a crowd keeps its other askers) and what
+        they send from now on is `filtered:blocked_author`. Returns how many
+        waiting messages went."""
+        self.filters.muted.add(author_id)
+        return self.buffer.purge(lambda e: e.author.id == author_id, reason="blocked_author")
+
+    def unmute(self, author_id: str) -> bool:
+        """False if the author was not muted."""
+        if author_id not in self.filters.muted:
+            return False
+        self.filters.muted.discard(author_id)
+        return True
+
     def _purge_flood(self, key: str) -> None:
         # Only what the spam filters apply to: a paid message that happens
         # to say "ㅋㅋㅋ" is still paid for.

@@ -159,7 +159,7 @@ class _Entry:
     stream. `answered_at` is kept true by the buffer: it changes only when
     a turn is confirmed, and then the buffer asks the ranker again."""
 
-    __slots__ = ("also", "answered_at", "author_id", "event", "paid", "received_at", "redo", "seq", "static")
+    __slots__ = ("also", "answered_at", "author_id", "event", "paid", "pinned", "received_at", "redo", "seq", "static")
 
     def __init__(
         self, event: ChatEvent, seq: int, static: float, *, paid: bool, answered_at: float, redo: bool = False
@@ -168,6 +168,7 @@ class _Entry:
         self.static = static  # the cached static part of its score
         self.paid = paid  # which room it waits in
         self.redo = redo  # put back after its dispatch: it has its fate already
+        self.pinned = False  # the streamer asked for it next (see PendingBuffer.pin)
         # Merged askers (a crowd), pending with it. A tuple, replaced when it
         # changes: most entries never have one, and share the empty tuple.
         self.also: tuple[ChatEvent, ...] = ()
@@ -236,6 +237,9 @@ class PendingBuffer:
         # old enough even measured from these, expiry has nothing to scan.
         self._oldest_chat = math.inf
         self._oldest_paid = math.inf
+        # Pinned by the streamer ("answer this one next"): out of the rooms,
+        # in the order pinned, still pending; never evicted or expired.
+        self._next: list[_Entry] = []
         # Checked out, not yet confirmed or given back (see checkout).
         self._in_flight: dict[int, _Entry] = {}
         # Dispatched, cut off, put back to be answered again: first in line.
@@ -247,8 +251,8 @@ class PendingBuffer:
         self._closed = False
 
     def __len__(self) -> int:
-        """Entries waiting in the rooms (a crowd is one entry)."""
-        return len(self._chat) + len(self._paid)
+        """Entries waiting, in the rooms or pinned (a crowd is one entry)."""
+        return len(self._chat) + len(self._paid) + len(self._next)
 
     @property
     def input_finished(self) -> bool:
@@ -268,6 +272,40 @@ class PendingBuffer:
         waiting = [(ev, False) for e in sorted(self._all(), key=lambda e: e.seq) for ev in e.events]
         handed = sorted((e for e in self._in_flight.values() if not e.redo), key=lambda e: e.seq)
         return [(ev, True) for e in handed for ev in e.events] + waiting
+
+    def pin(self, platform: str, message_id: str) -> bool:
+        """The streamer's "answer this one next": the waiting entry holding
+        that message (a crowd with all its askers) leaves its room and goes
+        first, after what is pinned already. It keeps its place until its
+        turn: no eviction, no expiry. False if no such message waits."""
+        entry = self._find(platform, message_id, (*self._chat, *self._paid))
+        if entry is None:
+            return False
+        self._remove(entry)
+        entry.pinned = True
+        self._next.append(entry)
+        self._wake()
+        return True
+
+    def pinned(self) -> list[ChatEvent]:
+        """The leaders of what is pinned, in the order they will be answered."""
+        return [e.event for e in self._next]
+
+    def drop(self, platform: str, message_id: str, reason: str = "streamer") -> int:
+        """The streamer drops a waiting message: its entry, every asker of
+        a crowd with it, gets `dropped:<reason>`. Returns how many."""
+        entry = self._find(platform, message_id, self._all())
+        if entry is None:
+            return 0
+        doomed = {id(e) for e in entry.events}
+        return self.purge(lambda e: id(e) in doomed, reason=reason)
+
+    @staticmethod
+    def _find(platform: str, message_id: str, entries: Sequence[_Entry]) -> _Entry | None:
+        for entry in entries:
+            if any(e.id == message_id and e.platform.value == platform for e in entry.events):
+                return entry
+        return None
 
     def answering_again(self) -> list[ChatEvent]:
         """Paid messages put back after a cut-off answer: already dispatched
@@ -369,6 +407,17 @@ class PendingBuffer:
             picked.append(Picked(entry.event, self._ranker.breakdown(entry.event, now, entry.askers)))
             self._wake()
         failed: list[tuple[_Entry, str]] = []
+        while not picked and self._next:
+            # Pinned by the streamer: next, alone, before any ranking.
+            entry = self._next.pop(0)
+            try:
+                breakdown = self._ranker.breakdown(entry.event, now, entry.askers)
+            except Exception as exc:
+                failed.append((entry, f"{type(exc).__name__}: {exc}"))
+                continue
+            self._in_flight[id(entry.event)] = entry
+            picked.append(Picked(entry.event, breakdown, entry.also))
+            self._wake()
         while not picked and (ready := self._ready(now)):
             ranked = self._ranked(ready, now)
             best = ranked[0]
@@ -398,7 +447,7 @@ class PendingBuffer:
             picked = self.checkout(now, batch=batch)
             if picked:
                 return picked
-            if self.input_finished and not self._chat and not self._paid:
+            if self.input_finished and not self._chat and not self._paid and not self._next:
                 raise trio.EndOfChannel
             # Nothing ready: wait for a change, or until the first plain
             # chat has settled.
@@ -408,7 +457,7 @@ class PendingBuffer:
     def _ready(self, now: float) -> list[_Entry]:
         """What may be handed out now: everything but plain chat younger than `settle`."""
         if not self._settle:
-            return self._all()
+            return self._chat + self._paid
         settle = self._settle  # the same sum as _settled_at, so the two always agree
         return self._paid + [e for e in self._chat if now >= e.event.received_at + settle or not _is_plain(e.event)]
 
@@ -441,7 +490,7 @@ class PendingBuffer:
         """A turn was confirmed, so the ranker's memory of answers may have
         changed: every entry's copy is read anew (a few dozen, once a turn)."""
         last_answered = self._ranker.last_answered
-        for entry in (*self._chat, *self._paid, *self._in_flight.values(), *self._redo):
+        for entry in (*self._chat, *self._paid, *self._next, *self._in_flight.values(), *self._redo):
             entry.answered_at = last_answered(entry.author_id)
         self._order = None
 
@@ -461,6 +510,10 @@ class PendingBuffer:
             self._record_drops(returned, "shutdown")
             return
         self._order = None
+        pinned = [e for e in returned if e.pinned]
+        if pinned:  # still first
+            self._next[:0] = pinned
+            returned = [e for e in returned if not e.pinned]
         for entry in returned:
             if entry.paid:
                 self._paid.append(entry)
@@ -580,6 +633,7 @@ class PendingBuffer:
         if emptied:
             self._chat = [e for e in self._chat if id(e) not in emptied]
             self._paid = [e for e in self._paid if id(e) not in emptied]
+            self._next = [e for e in self._next if id(e) not in emptied]
         if purged:
             self._wake()
         for event in purged:
@@ -596,13 +650,14 @@ class PendingBuffer:
         self._closed = True
         in_flight = [e for e in self._in_flight.values() if not e.redo]  # a put-back one has its fate
         dropped = sorted([*self._all(), *in_flight], key=lambda e: e.seq)
-        self._chat, self._paid, self._in_flight, self._redo = [], [], {}, []
+        self._chat, self._paid, self._next, self._in_flight, self._redo = [], [], [], {}, []
         self._order = None
         self._wake()
         self._record_drops(dropped, reason)
 
     def _all(self) -> list[_Entry]:
-        return self._chat + self._paid
+        """Every entry waiting: in the rooms, and pinned."""
+        return self._chat + self._paid + self._next
 
     def _wake(self) -> None:
         """Tell a session waiting in pull that the rooms changed. Most
@@ -632,7 +687,7 @@ class PendingBuffer:
         chat, paid = len(self._chat), len(self._paid)
         if paid > self.paid_capacity and chat + paid - self.paid_capacity > self.capacity:
             # Both rooms are full: paid ones beyond their room compete with chat.
-            return self._lowest(self._all(), now)
+            return self._lowest(self._chat + self._paid, now)
         if chat > self.capacity:
             return self._lowest_chat(now)
         return None

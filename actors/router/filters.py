@@ -171,6 +171,9 @@ class FilterChain:
             BlockedWords(builtin_blocked_words(), across_spaces=False) if settings.blocked_words_builtin else None
         )
         self._blocked_authors = {a.casefold() for a in settings.blocked_authors}
+        # Muted by the streamer for this stream (by author id, as the
+        # platform gives it): filtered as blocked_author, never saved.
+        self.muted: set[str] = set()
         self._bots = {b.casefold() for b in settings.bots}
         self._allow = tuple(settings.link_allow)
         self._spam = builtin_classifier()
@@ -220,6 +223,8 @@ class FilterChain:
             ids.popitem(last=False)
         blocked = self._blocked_authors
         if blocked and (author.id.casefold() in blocked or author.name.casefold() in blocked):
+            return "blocked_author"
+        if self.muted and author.id in self.muted:
             return "blocked_author"
         if author.name != memory.name:  # first seen, or renamed: is it a bot's name?
             memory.name = author.name
