@@ -57,6 +57,7 @@ from .monitors.youtube import YouTubeCursor, YouTubeMonitor
 from .router.actor import Router
 from .session.console import run_console_session
 from .session.olv import OlvSession
+from .session.steering import Skipper
 from .statuslog import StatusLog
 
 MonitorFactory = Callable[["Service"], Sequence[ChildSpec]]
@@ -158,6 +159,8 @@ class Service:
         self.buffer = self.router.buffer
         self.chat_send, self.chat_recv = trio.open_memory_channel[ChatEvent](config.router.inbox_size)
         self.templates = config.session.templates.prompt_templates()
+        # The streamer's skip, for whichever session incarnation runs.
+        self.skipper = Skipper()
         self.format_line = self.templates.line
         self.control = (
             ControlSurface(self, config.control.settings(), emit=log.emit) if config.control.enabled else None
@@ -239,6 +242,7 @@ class Service:
                 format_turn=templates.turn,
                 emit=self.log.emit,
                 on_turn_ended=on_turn_ended,
+                skipper=self.skipper,
             )
             return olv.run
         return functools.partial(
@@ -249,6 +253,7 @@ class Service:
             emit=self.log.emit,
             format_turn=templates.turn,
             on_turn_ended=on_turn_ended,
+            skipper=self.skipper,
         )
 
     def _on_turn_ended(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:

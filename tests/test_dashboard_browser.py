@@ -238,3 +238,101 @@ async def test_the_dashboard_shows_live_updates_in_a_browser(tmp_path):
                 await stop(browser, group=True)
             if service is not None:
                 await stop(service)
+
+
+COCKPIT_PROBE = """document.body && ({
+  statusUpdates: Number(document.body.dataset.statusUpdates || 0),
+  pause: document.getElementById('pause').textContent,
+  waiting: [...document.querySelectorAll('#pending li[data-state="waiting"]')].map((li) => li.dataset.id),
+  pinned: [...document.querySelectorAll('#pending li[data-state="pinned"]')].map((li) => li.dataset.id),
+  notice: document.getElementById('notice').textContent,
+})"""
+
+
+async def probe_until(devtools: DevTools, done, what: str, seconds: float = 10) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    with trio.move_on_after(seconds):
+        while not done(seen):
+            await trio.sleep(0.2)
+            seen = await devtools.evaluate(COCKPIT_PROBE) or {}
+    assert done(seen), f"{what}: {seen}"
+    return seen
+
+
+async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
+    """Pause, pin a waiting message, send a test message and resume, by
+    clicking the dashboard: the pinned message is the next one answered,
+    every action is logged with the page's origin, and the books balance."""
+    port = free_port()
+    config = browser_config(tmp_path, port)
+    text = config.read_text(encoding="utf-8").replace("speaking_time = 0.3", "speaking_time = 1.5")
+    config.write_text(text, encoding="utf-8")
+    base = f"http://127.0.0.1:{port}"
+    service_log = tmp_path / "service.log"
+    profile = tmp_path / "chromium-profile"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_"))}
+    service = browser = None
+    with service_log.open("wb") as out, (tmp_path / "chromium.log").open("wb") as browser_out:
+        try:
+            with trio.fail_after(60):
+                service = await trio.lowlevel.open_process(
+                    [sys.executable, "-m", "actors", str(config), "--log-format", "json"],
+                    cwd=REPO,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+                browser = await trio.lowlevel.open_process(
+                    [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                    stdout=browser_out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                await wait_healthy(f"{base}/healthz", service, service_log)
+                page_ws = await devtools_page_url(profile, browser)
+                async with open_websocket_url(page_ws, max_message_size=64 * 2**20) as ws:
+                    devtools = DevTools(ws)
+                    await devtools.call("Runtime.enable")
+                    await devtools.call("Page.navigate", url=f"{base}/")
+                    await probe_until(devtools, lambda s: s.get("statusUpdates", 0) >= 2, "the page went live")
+                    await devtools.evaluate("document.getElementById('pause').click()")
+                    await probe_until(devtools, lambda s: s.get("pause") == "Resume", "paused")
+                    seen = await probe_until(devtools, lambda s: len(s.get("waiting", [])) >= 3, "chat waits")
+                    chosen = seen["waiting"][-1]  # the lowest on the list
+                    button = f'#pending li[data-id="{chosen}"] button[data-action="pin"]'
+                    await devtools.evaluate(f"document.querySelector('{button}').click()")
+                    await probe_until(devtools, lambda s: s.get("pinned") == [chosen], "pinned")
+                    await devtools.evaluate(
+                        "document.getElementById('test-text').value = '테스트 메시지: can you hear me?';"
+                        "document.getElementById('test-form').requestSubmit()"
+                    )
+                    await probe_until(devtools, lambda s: s.get("notice") == "sent as if from chat", "the test line")
+                    shot = await devtools.call("Page.captureScreenshot", format="png")
+                    await trio.Path(tmp_path / "cockpit.png").write_bytes(base64.b64decode(shot["data"]))
+                    await devtools.evaluate("document.getElementById('pause').click()")
+                    await probe_until(devtools, lambda s: s.get("pause") == "Pause", "resumed")
+                    errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
+                    assert not errors, errors
+                with trio.move_on_after(10):
+                    while True:  # its turn, in the log
+                        if f'"id": "{chosen}"' in await tail(service_log):
+                            break
+                        await trio.sleep(0.2)
+                service.send_signal(signal.SIGTERM)
+                with trio.move_on_after(15):
+                    await service.wait()
+                assert service.returncode == 0, await tail(service_log)
+        finally:
+            if browser is not None:
+                await stop(browser, group=True)
+            if service is not None:
+                await stop(service)
+    lines = [json.loads(line) for line in service_log.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
+    actions = [line for line in lines if line["event"] == "control.action"]
+    assert [a["action"] for a in actions] == ["pause", "pin", "test-message", "resume"]
+    assert all(a["ok"] and a["origin"] == ascii(base) for a in actions), actions
+    resumed = lines.index(actions[-1])
+    after = [line for line in lines[resumed:] if line["event"] == "session.turn_started"]
+    assert after and after[0]["id"] == chosen  # the pinned message was answered next
+    assert any(line.get("id") == "test-1" and line["event"].startswith("router.") for line in lines)
+    assert lines[-1]["event"] == "service.stopped" and lines[-1]["balanced"] is True

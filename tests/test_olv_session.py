@@ -29,6 +29,7 @@ from actors.router.filters import FilterSettings
 from actors.session.olv import OlvSession, OlvSettings
 from actors.session.olv_protocol import Mode, Timing
 from actors.session.prompt import format_turn
+from actors.session.steering import Skipper
 from actors.statuslog import StatusLog
 from supervision import AutoShutdown, Backoff, ChildSpec, Restart, SupervisionError, Supervisor, SupervisorSpec
 
@@ -460,3 +461,43 @@ async def test_a_server_that_refuses_the_path_is_asked_about_the_path():
     assert error.endswith(
         f"cannot connect to {url}: the server there answered HTTP 403: is the path /client-ws or /proxy-ws?"
     )
+
+
+async def test_the_streamer_skips_an_answer_and_olv_is_told_what_was_heard():
+    """Skip mid-answer: an interrupt-signal with the heard text (so the AI's
+    memory holds what the audience heard), the turn ends `interrupted`, and
+    the next message's turn follows. A skip with nothing running says so."""
+    fake = FakeOlv(attrs.evolve(QUICK, volumes=25))  # half a second of speech per sentence
+    skipper = Skipper()
+    skips: list[bool] = []
+
+    def emit(event: str, level: str = "info", **fields) -> None:
+        log.append((event, level, fields))
+        if event == "session.turn_started" and not skips:  # the first turn
+            skips.append(skipper.skip())
+
+    log: list[tuple[str, str, dict]] = []
+    ledger = Ledger()
+    router = Router(ledger, OPEN_ROUTER)
+    assert not skipper.skip()  # no session yet
+    for event in chats(2):
+        router.route(event, trio.current_time())
+    router.buffer.finish_input()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.serve)
+        olv = OlvSession(
+            router.buffer,
+            OlvSettings(url=fake.url(), timing=TIMING, heartbeat_every=0.5, silence_timeout=3.0),
+            format_turn=format_turn,
+            emit=emit,
+            skipper=skipper,
+        )
+        with trio.fail_after(10):
+            await supervised(olv).run()
+        nursery.cancel_scope.cancel()
+    assert skips == [True]
+    assert [t.outcome for t in fake.turns] == ["interrupted", "ended"]
+    assert len(fake.interrupts) == 1 and fake.overlaps == 0 and fake.idle_interrupts == 0
+    assert [f["reason"] for e, _, f in log if e == "session.interrupted"] == ["skipped"]
+    assert ledger.dispatched == 2 and ledger.balanced
+    assert not skipper.skip()  # the session's run is over: nothing to skip

@@ -42,6 +42,7 @@ from supervision import ChildContext, ChildState, Supervisor
 
 from ..chat import ChatEvent
 from ..ledger import Fate
+from .cockpit import ACTIONS, Cockpit
 from .hosts import HostGuard, HostPolicy
 from .hub import Client, Hub
 
@@ -140,6 +141,7 @@ def status_snapshot(service: Service) -> dict[str, Any]:
             "id": event.id,
             "platform": event.platform.value,
             "author": event.author.name,
+            "author_id": event.author.id,  # for the cockpit's mute
             "text": event.text,
             "score": round(router.score(event, now).total, 3),
             "state": state,
@@ -147,7 +149,11 @@ def status_snapshot(service: Service) -> dict[str, Any]:
 
     # Every message the count calls pending, so the list and the count agree:
     # "starting" ones were handed to the VTuber, which has not begun them yet.
-    pending = [entry(e, "starting" if handed else "waiting") for e, handed in service.buffer.unfated()]
+    pinned = {id(e) for e in service.buffer.pinned()}
+    pending = [
+        entry(e, "starting" if handed else "pinned" if id(e) in pinned else "waiting")
+        for e, handed in service.buffer.unfated()
+    ]
     again = [entry(e, "again") for e in service.buffer.answering_again()]
     # The YouTube monitor's state in words (live, waiting, stream ended, quota
     # exhausted until when, polling instead of streaming), not just counters.
@@ -156,6 +162,8 @@ def status_snapshot(service: Service) -> dict[str, Any]:
         "service": {k: fields[k] for k in ("uptime_s", "summary", "counts", "balanced")},
         "tree": fields["tree"],
         "pending": pending,
+        "paused": service.buffer.paused,
+        "muted": sorted(service.router.filters.muted),
         "answering_again": again,  # dispatched already: not in the pending count
         "youtube": youtube,
         "chzzk": chzzk_status(service),
@@ -208,6 +216,7 @@ class ControlSurface:
         self.emit = emit
         self.hub = Hub()
         self.monitors = MonitorControl(service)
+        self.cockpit = Cockpit(service, emit=emit)
         origins = settings.allowed_origins or tuple(
             f"http://{host}:{settings.port}" for host in ("127.0.0.1", "localhost", settings.host)
         )
@@ -356,12 +365,12 @@ class ControlSurface:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, websocket, client)
-                await self._read(websocket, client)
+                await self._read(websocket, client, origin)
                 nursery.cancel_scope.cancel()
         finally:
             self.hub.disconnect(client)
 
-    async def _read(self, websocket: WebSocket, client: Client) -> None:
+    async def _read(self, websocket: WebSocket, client: Client, origin: str | None) -> None:
         while True:
             try:
                 raw = await websocket.receive_text()
@@ -372,7 +381,12 @@ class ControlSurface:
             except ValueError:
                 client.put(_error("not JSON"))
                 continue
-            client.put(await self.monitors.handle(message))
+            if isinstance(message, Mapping) and message.get("type") in ACTIONS:
+                client.put(self.cockpit.handle(message, origin))
+                # Everyone sees the change at once, not at the next push.
+                self.hub.publish({"type": "status", "status": status_snapshot(self.service)})
+            else:
+                client.put(await self.monitors.handle(message))
 
     async def _write(self, websocket: WebSocket, client: Client) -> None:
         async for message in client.receive:

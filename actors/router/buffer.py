@@ -249,6 +249,7 @@ class PendingBuffer:
         self._changed = trio.lowlevel.ParkingLot()
         self._input_finished = False
         self._closed = False
+        self._paused = False
 
     def __len__(self) -> int:
         """Entries waiting, in the rooms or pinned (a crowd is one entry)."""
@@ -272,6 +273,22 @@ class PendingBuffer:
         waiting = [(ev, False) for e in sorted(self._all(), key=lambda e: e.seq) for ev in e.events]
         handed = sorted((e for e in self._in_flight.values() if not e.redo), key=lambda e: e.seq)
         return [(ev, True) for e in handed for ev in e.events] + waiting
+
+    # ---- the streamer's hand -------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Hand nothing out until resume(): the monitors keep reading, and
+        what waits ages, is evicted and expires as usual. A turn in progress
+        finishes."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self._wake()
 
     def pin(self, platform: str, message_id: str) -> bool:
         """The streamer's "answer this one next": the waiting entry holding
@@ -396,9 +413,13 @@ class PendingBuffer:
     # between it is in flight: out of the rooms, still pending in the ledger.
 
     def checkout(self, now: float, *, batch: int = 1) -> list[Picked]:
-        """Like take, but the turn stays in flight until confirm or give_back."""
+        """Like take, but the turn stays in flight until confirm or give_back.
+        Nothing while paused."""
         expired = self._take_expired(now)
         picked: list[Picked] = []
+        if self._paused:
+            self._record_drops(expired, "expired")
+            return picked
         if self._redo:
             # Put back after a cut-off answer: it goes before anything else,
             # alone (only paid messages are put back, and they go alone).

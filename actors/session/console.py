@@ -19,6 +19,7 @@ from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer, turn_events
 from .failures import report_turn_ended, turn_failed
 from .prompt import format_turn as default_format_turn
+from .steering import Skipper
 
 Emit = Callable[..., None]
 TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]
@@ -33,12 +34,50 @@ async def run_console_session(
     emit: Emit,
     format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str] = default_format_turn,
     on_turn_ended: TurnEnded | None = None,
+    skipper: Skipper | None = None,
 ) -> None:
     """Returns when all input is finished and spoken: that ends the run."""
+    speaking: list[trio.CancelScope] = []  # the turn in progress, while there is one
+
+    def cut() -> bool:
+        if not speaking:
+            return False
+        speaking[0].cancel()
+        return True
+
+    if skipper is not None:
+        skipper.attach(cut)
+    try:
+        await _turns(
+            ctx,
+            buffer,
+            speaking,
+            speaking_time=speaking_time,
+            batch=batch,
+            emit=emit,
+            format_turn=format_turn,
+            on_turn_ended=on_turn_ended,
+        )
+    finally:
+        if skipper is not None:
+            skipper.detach(cut)
+
+
+async def _turns(
+    ctx: ChildContext,
+    buffer: PendingBuffer,
+    speaking: list[trio.CancelScope],
+    *,
+    speaking_time: float,
+    batch: int,
+    emit: Emit,
+    format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str],
+    on_turn_ended: TurnEnded | None,
+) -> None:
     ctx.started()
     turns = 0
     while not ctx.stopping.is_set():
-        ctx.set_status(f"idle after {turns} turns")
+        ctx.set_status(f"paused after {turns} turns" if buffer.paused else f"idle after {turns} turns")
         picked = None
         with ctx.cancel_on_stop():
             try:
@@ -60,7 +99,9 @@ async def run_console_session(
             continue
         buffer.confirm(picked, trio.current_time())
         turns += 1
-        await _speak(ctx, events, text, turns, speaking_time=speaking_time, emit=emit, on_turn_ended=on_turn_ended)
+        await _speak(
+            ctx, events, text, turns, speaking, speaking_time=speaking_time, emit=emit, on_turn_ended=on_turn_ended
+        )
     ctx.set_status(f"stopped after {turns} turns")
 
 
@@ -69,6 +110,7 @@ async def _speak(
     events: list[ChatEvent],
     text: str,
     turns: int,
+    speaking: list[trio.CancelScope],
     *,
     speaking_time: float,
     emit: Emit,
@@ -84,13 +126,20 @@ async def _speak(
     emit("session.turn_started", **fields)
     ctx.set_status(f"speaking (turn {turns})")
     interrupted = True
+    skipped = False
     try:
-        await trio.sleep(speaking_time)
-        interrupted = False
+        with trio.CancelScope() as scope:
+            speaking.append(scope)
+            await trio.sleep(speaking_time)
+            interrupted = False
+        if scope.cancelled_caught:  # the streamer skipped it
+            skipped = True
+            emit("session.interrupted", "warning", reason="skipped", id=events[0].id)
     finally:
+        speaking.clear()
         ended: dict[str, Any] = {
             "id": events[0].id,
-            "outcome": "cut_off" if interrupted else "ended",
+            "outcome": "interrupted" if skipped else "cut_off" if interrupted else "ended",
             "reply": None,  # the console has no AI
             "duration_s": round(trio.current_time() - started, 3),
             "interrupted": interrupted,

@@ -42,6 +42,7 @@ from ..router.buffer import PendingBuffer, Picked, turn_events
 from .failures import report_turn_ended, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
+from .steering import Skipper
 
 Emit = Callable[..., None]
 TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]  # (events answered, fields)
@@ -96,8 +97,13 @@ class OlvSession:
         format_turn: FormatTurn,
         emit: Emit,
         on_turn_ended: TurnEnded | None = None,
+        skipper: Skipper | None = None,
     ) -> None:
         self.buffer = buffer
+        self.skipper = skipper
+        # The streamer asked to skip the turn of ours in progress: _drive
+        # interrupts it as soon as it is under way (see _cut).
+        self._skip_asked = False
         self.settings = settings
         self.format_turn = format_turn
         self.emit = emit
@@ -114,6 +120,8 @@ class OlvSession:
         # Ready at once: the router and the monitors must not wait for OLV.
         ctx.started()
         self._stop_deadline = math.inf
+        if self.skipper is not None:
+            self.skipper.attach(self._cut)
         try:
             with trio.CancelScope() as everything:
                 async with trio.open_nursery() as nursery:
@@ -132,6 +140,20 @@ class OlvSession:
             if len(errors) == 1 and isinstance(errors[0], Exception):
                 raise errors[0] from None
             raise
+        finally:
+            if self.skipper is not None:
+                self.skipper.detach(self._cut)
+
+    def _cut(self) -> bool:
+        """The streamer's skip: True if a turn of ours is in progress (its
+        answer is interrupted, OLV told what the audience heard, as soon as
+        it is under way: at once if it is)."""
+        conn = self._conn
+        if conn is None or conn.turns.mine is None:
+            return False
+        self._skip_asked = True
+        conn.poke()
+        return True
 
     def _on_retry(self, attempt: int, delay: float, exc: Exception) -> None:
         self.emit("session.retry", "warning", attempt=attempt, delay_s=round(delay, 3), error=describe_failure(exc))
@@ -234,7 +256,7 @@ class OlvSession:
                 return
             if picked is None:
                 quiet = idle.cancelled_caught and not len(self.buffer)  # nothing came in after all
-                if quiet and not ctx.stopping.is_set() and conn.turns.phase is Phase.IDLE:
+                if quiet and not ctx.stopping.is_set() and conn.turns.phase is Phase.IDLE and not self.buffer.paused:
                     await self._idle_speech(ctx, conn)
                 continue
             if not picked:
@@ -292,6 +314,7 @@ class OlvSession:
             return False
         machine = conn.turns
         confirmed = sent = False
+        self._skip_asked = False  # a skip asked between turns is not for this one
 
         def on_start(turn: Turn) -> None:
             nonlocal confirmed
@@ -504,6 +527,12 @@ class OlvSession:
             elif machine.phase is Phase.IDLE or ctx.stopping.is_set():
                 return  # a stop does not wait for someone else's turn
             now = trio.current_time()
+            if mine is not None and self._skip_asked and machine.mine is mine and machine.phase is Phase.IN_TURN:
+                self._skip_asked = False
+                message = machine.interrupt(now)
+                await conn.send(message)
+                self.emit("session.interrupted", "warning", reason="skipped", heard=message["text"])
+                continue
             if mine is not None and now >= self._stop_deadline:
                 if machine.phase is not Phase.IN_TURN:
                     return  # stopping, and it has not even started: it waits again

@@ -30,7 +30,7 @@ import attrs
 
 from ..chat import Amount, ChatEvent, Kind, Platform, Role, one_per_viewer
 
-PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.CHZZK: "Chzzk"}
+PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.CHZZK: "Chzzk", Platform.TEST: "Test"}
 
 # What a paid or special message is called on each platform.
 KIND_LABELS = {
