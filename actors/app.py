@@ -243,6 +243,8 @@ class Service:
                 emit=self.log.emit,
                 on_turn_ended=on_turn_ended,
                 skipper=self.skipper,
+                on_turn_started=self._on_turn_started,
+                on_turn_progress=self._on_turn_progress,
             )
             return olv.run
         return functools.partial(
@@ -254,7 +256,16 @@ class Service:
             format_turn=templates.turn,
             on_turn_ended=on_turn_ended,
             skipper=self.skipper,
+            on_turn_started=self._on_turn_started,
         )
+
+    def _on_turn_started(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:
+        if self.control is not None:
+            self.control.on_turn_started(list(events), fields)
+
+    def _on_turn_progress(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:
+        if self.control is not None:
+            self.control.on_turn_progress(list(events), fields)
 
     def _on_turn_ended(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:
         if self.archive is not None:

@@ -97,6 +97,10 @@ async def test_the_streamer_steers_the_session_from_the_control_websocket(tmp_pa
             assert (await act(ws, type="resume"))["ok"]
             first = await turn_started(out, 0)
             assert first["id"] == "m6"  # the pinned one, first
+            async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws") as late:
+                # a page opened now sees what is being answered, before anything new happens
+                answering = await receive(late, "turn-started")
+                assert answering["ids"] == ["m6"] and answering["author"] == "viewer6"
             assert (await act(ws, type="skip"))["ok"]
             second = await turn_started(out, 1)  # the skip ended a 30 s turn at once
             assert second["id"] != "m6"

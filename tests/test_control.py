@@ -254,3 +254,40 @@ def test_listening_beyond_loopback_needs_a_token():
     parse_config('[control]\nenabled = true\nhost = "0.0.0.0"', env={"CONTROL_TOKEN": "t0ken"})
     with pytest.raises(ConfigError, match="12393 is Open-LLM-VTuber's port"):
         parse_config("[control]\nport = 12393", env={})
+
+
+async def test_a_page_that_opens_late_gets_the_history_and_the_turn_in_progress(tmp_path):
+    """The dashboard once opened to an empty chat list after 49 messages: a
+    client now gets the latest fates and turns, in the order they happened,
+    then the turn being answered; and every turn's start is pushed."""
+    port = free_port()
+    script = Scripted(6)
+    service, out = service_for(tmp_path, port, monitors=script.specs)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run)
+        await until_listening(port)
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws") as early:
+            script.go.set()
+            started = await receive(early, "turn-started")
+            assert started["platform"] == "youtube" and started["author"].startswith("viewer")
+            assert started["text"].startswith("question") and started["amount"] is None
+            with trio.fail_after(10):
+                while True:  # every line answered (turns of 20 ms)
+                    if service.ledger.dispatched == 6:
+                        break
+                    await trio.sleep(0.05)
+        await trio.sleep(0.2)  # the last turn's end
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/ws") as late:
+            await receive(late, "status")
+            history = json.loads(await late.get_message())
+            assert history["type"] == "history"
+        service.supervisor.stop()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    fated = [
+        line["id"] for line in lines if line["event"].startswith("router.") and line["event"] != "router.step_failed"
+    ]
+    assert [f["id"] for f in history["fates"]] == [i for i in fated if i in {f["id"] for f in history["fates"]}]
+    assert sorted(f["id"] for f in history["fates"]) == sorted(f"m{i}" for i in range(6))
+    assert all(f["fate"] == "dispatched" for f in history["fates"])
+    ended = [line["id"] for line in lines if line["event"] == "session.turn_ended"]
+    assert [t["ids"][0] for t in history["turns"]] == ended

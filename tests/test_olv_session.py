@@ -10,6 +10,7 @@ idle (the fake counts those too), and the books balance.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -470,6 +471,7 @@ async def test_the_streamer_skips_an_answer_and_olv_is_told_what_was_heard():
     fake = FakeOlv(attrs.evolve(QUICK, volumes=25))  # half a second of speech per sentence
     skipper = Skipper()
     skips: list[bool] = []
+    news: list[tuple[str, str, str | None]] = []
 
     def emit(event: str, level: str = "info", **fields) -> None:
         log.append((event, level, fields))
@@ -491,10 +493,21 @@ async def test_the_streamer_skips_an_answer_and_olv_is_told_what_was_heard():
             format_turn=format_turn,
             emit=emit,
             skipper=skipper,
+            on_turn_started=lambda evs, fields: news.append(("started", evs[0].id, fields.get("text"))),
+            on_turn_progress=lambda evs, fields: news.append(("progress", evs[0].id, fields["reply"])),
         )
         with trio.fail_after(10):
             await supervised(olv).run()
         nursery.cancel_scope.cancel()
+    # The overlay's news: each turn's start, then its reply each time it grew.
+    second = [n for n in news if n[1] == news[-1][1]]
+    assert second[0][0] == "started" and [n[0] for n in second[1:]] == ["progress"] * (len(second) - 1)
+    replies = [n[2] for n in second[1:]]
+    assert (
+        replies
+        and replies[-1] == "[joy] Hi there! Nice to see you."
+        and all(later.startswith(earlier) and later != earlier for earlier, later in itertools.pairwise(replies))
+    )
     assert skips == [True]
     assert [t.outcome for t in fake.turns] == ["interrupted", "ended"]
     assert len(fake.interrupts) == 1 and fake.overlaps == 0 and fake.idle_interrupts == 0

@@ -23,7 +23,8 @@ import functools
 import hmac
 import html
 import json
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from supervision import ChildContext, ChildState, Supervisor
 
-from ..chat import ChatEvent
+from ..chat import ChatEvent, one_per_viewer
 from ..ledger import Fate
 from .cockpit import ACTIONS, Cockpit
 from .hosts import HostGuard, HostPolicy
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 Emit = Callable[..., None]
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+HISTORY = 300  # fates and turns a page gets when it opens
 
 
 @attrs.frozen
@@ -217,6 +219,13 @@ class ControlSurface:
         self.hub = Hub()
         self.monitors = MonitorControl(service)
         self.cockpit = Cockpit(service, emit=emit)
+        # What a page needs when it opens mid-stream: the latest fates and
+        # turns in the order they happened, and the turn being answered.
+        self._fates: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self._turns: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self._answering: dict[str, Any] | None = None
+        self._answering_id: str | None = None
+        self._progress: dict[str, Any] | None = None
         origins = settings.allowed_origins or tuple(
             f"http://{host}:{settings.port}" for host in ("127.0.0.1", "localhost", settings.host)
         )
@@ -224,6 +233,7 @@ class ControlSurface:
         self.app = Starlette(
             routes=[
                 Route("/", self.dashboard),
+                Route("/overlay", self.overlay),
                 Route("/status", self.status),
                 Route("/healthz", self.healthz),
                 Route("/chzzk/auth", self.chzzk_auth),
@@ -235,9 +245,11 @@ class ControlSurface:
     # ---- what the service tells us ---------------------------------------------------------
 
     def on_fate(self, event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> None:
+        message = fate_message(event, fate, reason, detail)
+        self._fates.append(message)
         if not len(self.hub):
             return
-        self.hub.publish(fate_message(event, fate, reason, detail))
+        self.hub.publish(message)
         if fate is Fate.DISPATCHED:
             # The seed's push, one per dispatched message.
             self.hub.publish(
@@ -250,17 +262,38 @@ class ControlSurface:
                 }
             )
 
+    def on_turn_started(self, events: Sequence[ChatEvent], fields: Mapping[str, Any]) -> None:
+        leader = events[0]
+        self._answering = {
+            "type": "turn-started",
+            "ids": [e.id for e in events],
+            "platform": leader.platform.value,
+            "author": leader.author.name,
+            "text": leader.text,
+            "kind": leader.kind.value,
+            "amount": None if leader.amount is None else leader.amount.display,
+            "askers": [e.author.name for e in one_per_viewer(events)[1:]],  # a crowd's other viewers
+        }
+        self._answering_id = leader.id
+        self._progress = None
+        self.hub.publish(self._answering)
+
+    def on_turn_progress(self, events: Sequence[ChatEvent], fields: Mapping[str, Any]) -> None:
+        self._progress = {"type": "turn-progress", "id": events[0].id, "reply": fields.get("reply")}
+        self.hub.publish(self._progress)
+
     def on_turn_ended(self, events: list[ChatEvent], fields: Mapping[str, Any]) -> None:
-        if len(self.hub):
-            self.hub.publish(
-                {
-                    "type": "turn",
-                    "ids": [e.id for e in events],
-                    "outcome": fields.get("outcome"),
-                    "reply": fields.get("reply"),
-                    "duration_s": fields.get("duration_s"),
-                }
-            )
+        message = {
+            "type": "turn",
+            "ids": [e.id for e in events],
+            "outcome": fields.get("outcome"),
+            "reply": fields.get("reply"),
+            "duration_s": fields.get("duration_s"),
+        }
+        self._turns.append(message)
+        if events and self._answering is not None and self._answering_id == events[0].id:
+            self._answering = self._progress = None
+        self.hub.publish(message)
 
     # ---- HTTP ------------------------------------------------------------------------------
 
@@ -275,6 +308,13 @@ class ControlSurface:
         if not self._authorized(request.headers, request.query_params):
             return JSONResponse({"error": "a token is needed"}, status_code=401)
         page = resources.files("actors.control").joinpath("dashboard.html").read_text(encoding="utf-8")
+        return HTMLResponse(page)
+
+    async def overlay(self, request: Request) -> Response:
+        """The OBS browser source: the message being answered, on a transparent page."""
+        if not self._authorized(request.headers, request.query_params):
+            return JSONResponse({"error": "a token is needed"}, status_code=401)
+        page = resources.files("actors.control").joinpath("overlay.html").read_text(encoding="utf-8")
         return HTMLResponse(page)
 
     async def status(self, request: Request) -> Response:
@@ -362,6 +402,11 @@ class ControlSurface:
         await websocket.accept()
         client = self.hub.connect()
         client.put({"type": "status", "status": status_snapshot(self.service)})
+        # What happened before the page opened, then what is being answered now.
+        client.put({"type": "history", "fates": list(self._fates), "turns": list(self._turns)})
+        for now in (self._answering, self._progress):
+            if now is not None:
+                client.put(now)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, websocket, client)

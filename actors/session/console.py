@@ -17,7 +17,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer, turn_events
-from .failures import report_turn_ended, turn_failed
+from .failures import TurnNews, report_turn_ended, turn_failed
 from .prompt import format_turn as default_format_turn
 from .steering import Skipper
 
@@ -35,6 +35,7 @@ async def run_console_session(
     format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str] = default_format_turn,
     on_turn_ended: TurnEnded | None = None,
     skipper: Skipper | None = None,
+    on_turn_started: TurnNews | None = None,
 ) -> None:
     """Returns when all input is finished and spoken: that ends the run."""
     speaking: list[trio.CancelScope] = []  # the turn in progress, while there is one
@@ -57,6 +58,7 @@ async def run_console_session(
             emit=emit,
             format_turn=format_turn,
             on_turn_ended=on_turn_ended,
+            on_turn_started=on_turn_started,
         )
     finally:
         if skipper is not None:
@@ -73,6 +75,7 @@ async def _turns(
     emit: Emit,
     format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str],
     on_turn_ended: TurnEnded | None,
+    on_turn_started: TurnNews | None,
 ) -> None:
     ctx.started()
     turns = 0
@@ -100,7 +103,15 @@ async def _turns(
         buffer.confirm(picked, trio.current_time())
         turns += 1
         await _speak(
-            ctx, events, text, turns, speaking, speaking_time=speaking_time, emit=emit, on_turn_ended=on_turn_ended
+            ctx,
+            events,
+            text,
+            turns,
+            speaking,
+            speaking_time=speaking_time,
+            emit=emit,
+            on_turn_ended=on_turn_ended,
+            on_turn_started=on_turn_started,
         )
     ctx.set_status(f"stopped after {turns} turns")
 
@@ -115,6 +126,7 @@ async def _speak(
     speaking_time: float,
     emit: Emit,
     on_turn_ended: TurnEnded | None,
+    on_turn_started: TurnNews | None,
 ) -> None:
     started = trio.current_time()
     fields: dict[str, Any] = {
@@ -124,6 +136,7 @@ async def _speak(
         "text": text,
     }
     emit("session.turn_started", **fields)
+    report_turn_ended(on_turn_started, events, fields, emit)
     ctx.set_status(f"speaking (turn {turns})")
     interrupted = True
     skipped = False

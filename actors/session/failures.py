@@ -5,8 +5,9 @@ must cost that message only: it is dropped with reason `error` and the
 cause, and the session goes on with the next. Left to the supervisor, the
 exception would restart the session, and the message, checked out but never
 dispatched, would sit in flight with no fate until the service stopped.
-A listener told of a finished turn (the archive, the dashboard) that fails
-is reported; the message already has its fate.
+A listener told of a turn (the archive, the dashboard, the overlay: that
+it started, how its reply grows, that it ended) that fails is reported;
+the message already has its fate.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..router.buffer import PendingBuffer, Picked
 
 Emit = Callable[..., None]
 TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]
+TurnNews = TurnEnded  # (the turn's messages, what is new): started, progress, ended
 
 
 def describe(exc: BaseException) -> str:
@@ -33,8 +35,9 @@ def turn_failed(buffer: PendingBuffer, picked: list[Picked], exc: Exception, emi
 
 
 def report_turn_ended(
-    on_turn_ended: TurnEnded | None, events: Sequence[ChatEvent], fields: dict[str, Any], emit: Emit
+    on_turn_ended: TurnNews | None, events: Sequence[ChatEvent], fields: dict[str, Any], emit: Emit
 ) -> None:
+    """Tell a listener about a turn (any news of it, despite the name)."""
     if on_turn_ended is None or not events:
         return
     try:

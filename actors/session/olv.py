@@ -39,7 +39,7 @@ from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..monitors.retry import RetryRule, describe_failure, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
-from .failures import report_turn_ended, turn_failed
+from .failures import TurnNews, report_turn_ended, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 from .steering import Skipper
@@ -98,8 +98,14 @@ class OlvSession:
         emit: Emit,
         on_turn_ended: TurnEnded | None = None,
         skipper: Skipper | None = None,
+        on_turn_started: TurnNews | None = None,
+        on_turn_progress: TurnNews | None = None,
     ) -> None:
         self.buffer = buffer
+        # The overlay and the dashboard: a turn of ours started, and its
+        # reply so far each time it grows ({"reply": ...}).
+        self.on_turn_started = on_turn_started
+        self.on_turn_progress = on_turn_progress
         self.skipper = skipper
         # The streamer asked to skip the turn of ours in progress: _drive
         # interrupts it as soon as it is under way (see _cut).
@@ -323,14 +329,15 @@ class OlvSession:
             # The proxy's queue is first in, first out: anything of ours from
             # an earlier connection that has not started by now never will.
             self._lose_orphans("a later message of ours started first")
-            self.emit(
-                "session.turn_started",
-                id=events[0].id,
-                ids=[e.id for e in events],
-                platform=events[0].platform.value,
-                text=text,
-                start_latency_s=_seconds(turn.started_at, turn.sent_at),
-            )
+            started = {
+                "id": events[0].id,
+                "ids": [e.id for e in events],
+                "platform": events[0].platform.value,
+                "text": text,
+                "start_latency_s": _seconds(turn.started_at, turn.sent_at),
+            }
+            self.emit("session.turn_started", **started)
+            report_turn_ended(self.on_turn_started, events, started, self.emit)
             ctx.set_status(f"speaking (turn {self.turns_done + 1})")
 
         message = machine.text_input(text, trio.current_time())
@@ -340,7 +347,7 @@ class OlvSession:
             await conn.send(message)
             sent = True
             ctx.set_status("waiting for OLV to start the turn")
-            await self._drive(ctx, conn, turn, on_start)
+            await self._drive(ctx, conn, turn, on_start, events)
         except BaseException:
             if machine.mine is turn and machine.phase is Phase.IN_TURN and not conn.broken:
                 await self._interrupt_at_once(conn)
@@ -511,17 +518,27 @@ class OlvSession:
         self._turn_ended([], turn)
 
     async def _drive(
-        self, ctx: ChildContext, conn: Connection, mine: Turn | None, on_start: Callable[[Turn], None] | None = None
+        self,
+        ctx: ChildContext,
+        conn: Connection,
+        mine: Turn | None,
+        on_start: Callable[[Turn], None] | None = None,
+        events: Sequence[ChatEvent] = (),
     ) -> None:
         """Do what is due until our turn `mine` is over, or with None, until
-        OLV is idle (a foreign turn ended)."""
+        OLV is idle (a foreign turn ended). `events`: what `mine` answers,
+        for the listeners of its reply as it grows."""
         machine = conn.turns
+        told = ""  # the reply as the progress listener last heard it
         while True:
             self._settle_orphans(conn)
             if mine is not None:
                 if on_start is not None and mine.started_at is not None:
                     on_start(mine)
                     on_start = None
+                if events and mine.started_at is not None and mine.reply and mine.reply != told:
+                    told = mine.reply
+                    report_turn_ended(self.on_turn_progress, events, {"reply": told}, self.emit)
                 if machine.mine is not mine:
                     return  # ended, failed, taken over or lost
             elif machine.phase is Phase.IDLE or ctx.stopping.is_set():
