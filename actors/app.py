@@ -59,6 +59,7 @@ from .session.console import run_console_session
 from .session.olv import OlvSession
 from .session.steering import Skipper
 from .statuslog import StatusLog
+from .timeline import Waits
 
 MonitorFactory = Callable[["Service"], Sequence[ChildSpec]]
 
@@ -161,6 +162,8 @@ class Service:
         self.templates = config.session.templates.prompt_templates()
         # The streamer's skip, for whichever session incarnation runs.
         self.skipper = Skipper()
+        # How long viewers waited for their answers, lately (/status, the dashboard).
+        self.waits = Waits()
         self.format_line = self.templates.line
         self.control = (
             ControlSurface(self, config.control.settings(), emit=log.emit) if config.control.enabled else None
@@ -268,6 +271,7 @@ class Service:
             self.control.on_turn_progress(list(events), fields)
 
     def _on_turn_ended(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:
+        self.waits.add(events, fields)
         if self.archive is not None:
             self.archive.turn_ended(events, fields)
         if self.control is not None:

@@ -25,6 +25,7 @@ from typing import Any
 from .chat import ChatEvent, one_per_viewer
 from .ledger import Fate
 from .records import format_record
+from .timeline import started_of, wait_s
 
 
 class Archive:
@@ -54,11 +55,21 @@ class Archive:
         """The session's report of a turn: its messages are written now, with
         the reply. A crowd's leader lists every asker; each other asker names
         the leader it was merged into."""
-        turn = {k: v for k, v in fields.items() if k not in ("id", "reply")}
+        turn = {k: v for k, v in fields.items() if k not in ("id", "reply", "wait_s")}
+        started = started_of(fields)  # each message waited from its own posting
         for event in events:
             held = self._speaking.pop(id(event), None)
             if held is not None:
-                self._write(event, Fate.DISPATCHED, None, held[1], reply=fields.get("reply"), turn=turn, crowd=events)
+                self._write(
+                    event,
+                    Fate.DISPATCHED,
+                    None,
+                    held[1],
+                    reply=fields.get("reply"),
+                    turn=turn,
+                    crowd=events,
+                    wait=wait_s(event.sent_at, started),
+                )
 
     def close(self) -> None:
         speaking = [event for event, _ in self._speaking.values()]
@@ -77,10 +88,12 @@ class Archive:
         reply: str | None = None,
         turn: Mapping[str, Any] | None = None,
         crowd: Sequence[ChatEvent] = (),
+        wait: float | None = None,
     ) -> None:
         extra: dict[str, Any] = {"fate": fate.value, "reason": reason, "score": score, "reply": reply}
         if turn is not None:
             extra["turn"] = dict(turn)
+            extra["wait_s"] = wait  # posted -> the answer started (see timeline.py)
         leader = self._merged.pop(id(event), None)
         if leader is not None:
             extra["merged_into"] = {"platform": leader.platform.value, "id": leader.id}

@@ -246,7 +246,11 @@ COCKPIT_PROBE = """document.body && ({
   waiting: [...document.querySelectorAll('#pending li[data-state="waiting"]')].map((li) => li.dataset.id),
   pinned: [...document.querySelectorAll('#pending li[data-state="pinned"]')].map((li) => li.dataset.id),
   notice: document.getElementById('notice').textContent,
+  latency: [...document.querySelectorAll('#latency-figures [data-platform]')].map((d) => d.dataset.platform),
+  chatRows: document.querySelectorAll('#chat li.msg').length,
+  history: Number(document.body.dataset.history || 0),
 })"""
+KEPT = REPO / "docs" / "screenshots" / "dashboard.png"  # the README shows it
 
 
 async def probe_until(devtools: DevTools, done, what: str, seconds: float = 10) -> dict[str, Any]:
@@ -265,7 +269,9 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
     every action is logged with the page's origin, and the books balance."""
     port = free_port()
     config = browser_config(tmp_path, port)
+    # At the recorded pace, so the waits on the screenshot are what they would be live.
     text = config.read_text(encoding="utf-8").replace("speaking_time = 0.3", "speaking_time = 1.5")
+    text = text.replace("speed = 20.0", "speed = 1.0")
     config.write_text(text, encoding="utf-8")
     base = f"http://127.0.0.1:{port}"
     service_log = tmp_path / "service.log"
@@ -311,6 +317,19 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
                     await trio.Path(tmp_path / "cockpit.png").write_bytes(base64.b64decode(shot["data"]))
                     await devtools.evaluate("document.getElementById('pause').click()")
                     await probe_until(devtools, lambda s: s.get("pause") == "Pause", "resumed")
+                    # Answers go on: the waits per platform show up (posted -> answer started).
+                    await probe_until(devtools, lambda s: len(s.get("latency", [])) >= 1, "the waits", 15)
+                    # A page opened now gets the history at once, not an empty chat list.
+                    await devtools.call("Page.reload")
+                    reopened = await probe_until(devtools, lambda s: s.get("statusUpdates", 0) >= 1, "reopened")
+                    assert reopened["history"] > 0 and reopened["chatRows"] > 0, reopened
+                    await devtools.evaluate("document.getElementById('pause').click()")  # still, for the picture
+                    await probe_until(devtools, lambda s: s.get("pause") == "Resume" and s.get("latency"), "paused")
+                    shot = await devtools.call("Page.captureScreenshot", format="png")
+                    png = base64.b64decode(shot["data"])
+                    await trio.Path(tmp_path / "dashboard.png").write_bytes(png)
+                    KEPT.parent.mkdir(parents=True, exist_ok=True)
+                    KEPT.write_bytes(png)
                     errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
                     assert not errors, errors
                 with trio.move_on_after(10):
@@ -329,9 +348,9 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
                 await stop(service)
     lines = [json.loads(line) for line in service_log.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
     actions = [line for line in lines if line["event"] == "control.action"]
-    assert [a["action"] for a in actions] == ["pause", "pin", "test-message", "resume"]
+    assert [a["action"] for a in actions] == ["pause", "pin", "test-message", "resume", "pause"]
     assert all(a["ok"] and a["origin"] == ascii(base) for a in actions), actions
-    resumed = lines.index(actions[-1])
+    resumed = lines.index(actions[3])
     after = [line for line in lines[resumed:] if line["event"] == "session.turn_started"]
     assert after and after[0]["id"] == chosen  # the pinned message was answered next
     assert any(line.get("id") == "test-1" and line["event"].startswith("router.") for line in lines)

@@ -165,6 +165,8 @@ def status_snapshot(service: Service) -> dict[str, Any]:
         "tree": fields["tree"],
         "pending": pending,
         "paused": service.buffer.paused,
+        # posted -> answer started, per platform, over the last minutes (timeline.py)
+        "latency": service.waits.summary(),
         "muted": sorted(service.router.filters.muted),
         "answering_again": again,  # dispatched already: not in the pending count
         "youtube": youtube,

@@ -4,6 +4,14 @@ It is the embedded default (the demo chat ships with the package) and the
 way to tune filters on last night's archive. Pacing follows the differences
 of `sent_at`, divided by `speed` (`inf`: as fast as the router takes it).
 
+A replay is chat happening now: every `sent_at` is moved by one offset, so
+that the first record played was posted the moment it is played. The gaps
+between records stay as recorded (the filters' windows, in platform time,
+see the same chat, so the fates are the same), and how long a viewer waited
+for an answer (posted -> started, timeline.py) means what it does live.
+At a `speed` above 1 the records arrive sooner than their gaps say, and
+those waits come out short.
+
 The file is streamed, never read whole: a night's archive can be hundreds of
 megabytes, and reading and parsing it all at start froze every actor for
 seconds and held gigabytes. A reader task reads whole lines in chunks (the
@@ -32,7 +40,7 @@ import heapq
 import io
 import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -74,6 +82,9 @@ class ReplayCursor:
     emitted: int = 0  # records handed to the router, in play order
     bad_lines: int = 0
     reported_through: int = 0  # the last line number reported as bad
+    # Added to every sent_at (see the module docstring); set by the first
+    # record played, kept by later incarnations so the times stay one line.
+    shift: timedelta | None = None
 
 
 @attrs.frozen
@@ -158,7 +169,11 @@ async def run_replay(
                 to_skip -= 1
                 return
             await schedule.wait_for(event.sent_at)
-            await outbox.send(attrs.evolve(event, received_at=trio.current_time()))
+            if cursor.shift is None:
+                cursor.shift = datetime.now(UTC) - event.sent_at
+            await outbox.send(
+                attrs.evolve(event, sent_at=event.sent_at + cursor.shift, received_at=trio.current_time())
+            )
             cursor.emitted += 1
             delivered()  # progress: a failure after this is a new outage
             if trio.current_time() - status_at >= STATUS_EVERY:

@@ -17,6 +17,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer, turn_events
+from ..timeline import timeline
 from .failures import TurnNews, report_turn_ended, turn_failed
 from .prompt import format_turn as default_format_turn
 from .steering import Skipper
@@ -156,6 +157,8 @@ async def _speak(
             "reply": None,  # the console has no AI
             "duration_s": round(trio.current_time() - started, 3),
             "interrupted": interrupted,
+            # the console takes a message and speaks at once: chosen is started
+            **timeline(events[0], chosen_at=started, started_at=started, finished_at=trio.current_time()),
         }
         emit("session.turn_ended", "warning" if interrupted else "info", **ended)
         report_turn_ended(on_turn_ended, events, ended, emit)

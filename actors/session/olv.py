@@ -39,6 +39,7 @@ from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..monitors.retry import RetryRule, describe_failure, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
+from ..timeline import timeline
 from .failures import TurnNews, report_turn_ended, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
@@ -572,6 +573,17 @@ class OlvSession:
                 await conn.wait(min(deadline, self._stop_deadline) if mine is not None else deadline)
 
     def _fields(self, events: Sequence[ChatEvent], turn: Turn) -> dict[str, Any]:
+        # Chosen: when its text went to OLV, the moment it was taken from the queue.
+        times = (
+            timeline(
+                events[0],
+                chosen_at=turn.sent_at,
+                started_at=turn.started_at,
+                finished_at=turn.ended_at or trio.current_time(),
+            )
+            if events
+            else {}
+        )
         return {
             "id": events[0].id if events else None,
             "outcome": turn.outcome,
@@ -582,6 +594,7 @@ class OlvSession:
             "playback_completes_sent": turn.playback_sent,
             "errors": turn.errors,
             "interrupted": turn.outcome != "ended",
+            **times,
         }
 
     def _turn_ended(self, events: Sequence[ChatEvent], turn: Turn) -> None:
