@@ -94,6 +94,8 @@ class Secret:
 
 @attrs.frozen
 class ServiceConfig:
+    # what a streamer reads (pages, answers): "auto" is the browser's or the system's language
+    language: str = attrs.field(default="auto", validator=one_of("auto", "ko", "en"))
     status_interval: float = attrs.field(default=10.0, validator=greater_than(0))
     intensity: int = attrs.field(default=10, validator=at_least(0))
     period: float = attrs.field(default=60.0, validator=greater_than(0))

@@ -355,3 +355,109 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
     assert after and after[0]["id"] == chosen  # the pinned message was answered next
     assert any(line.get("id") == "test-1" and line["event"].startswith("router.") for line in lines)
     assert lines[-1]["event"] == "service.stopped" and lines[-1]["balanced"] is True
+
+
+LANGUAGE_PROBE = """(() => {
+  const shown = {};
+  for (const e of document.querySelectorAll('[data-i18n]')) shown[e.dataset.i18n] = e.textContent;
+  return {
+    lang: document.documentElement.lang,
+    title: document.title,
+    shown,
+    titles: [...document.querySelectorAll('[data-i18n-title]')].map((e) => [e.dataset.i18nTitle, e.title]),
+    placeholder: document.getElementById('test-text').placeholder,
+    waitingButtons: [...document.querySelectorAll('#pending button')].map((b) => b.textContent),
+    pause: document.getElementById('pause').textContent,
+    notice: document.getElementById('notice').textContent,
+    statusUpdates: Number(document.body.dataset.statusUpdates || 0),
+  };
+})()"""
+
+
+async def test_switching_language_switches_every_visible_string(tmp_path):
+    """The page in Korean and in English (?lang=, over the browser's
+    Accept-Language): every labelled text, title and placeholder is the
+    catalogue's, the controls answer in that language, and the switch link
+    leads to the other one."""
+    from actors.i18n import catalogue
+
+    port = free_port()
+    config = browser_config(tmp_path, port)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("speaking_time = 0.3", "speaking_time = 2.0"), encoding="utf-8"
+    )
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_"))}
+    service = browser = None
+    with (tmp_path / "service.log").open("wb") as out, (tmp_path / "chromium.log").open("wb") as browser_out:
+        try:
+            with trio.fail_after(60):
+                service = await trio.lowlevel.open_process(
+                    [sys.executable, "-m", "actors", str(config)],
+                    cwd=REPO,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+                browser = await trio.lowlevel.open_process(
+                    [
+                        str(CHROMIUM),
+                        *CHROMIUM_FLAGS,
+                        "--lang=en-US",
+                        f"--user-data-dir={tmp_path / 'profile'}",
+                        "about:blank",
+                    ],
+                    stdout=browser_out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                await wait_healthy(f"{base}/healthz", service, tmp_path / "service.log")
+                page_ws = await devtools_page_url(tmp_path / "profile", browser)
+                async with open_websocket_url(page_ws, max_message_size=64 * 2**20) as ws:
+                    devtools = DevTools(ws)
+                    await devtools.call("Runtime.enable")
+                    for language in ("ko", "en"):
+                        strings = {
+                            k.removeprefix("dashboard."): v
+                            for k, v in catalogue(language).items()
+                            if k.startswith("dashboard.")
+                        }
+                        await devtools.call("Page.navigate", url=f"{base}/?lang={language}")
+                        seen: dict[str, Any] = {}
+                        with trio.move_on_after(10):
+                            while not (seen.get("statusUpdates", 0) >= 1 and seen.get("waitingButtons")):
+                                await trio.sleep(0.2)
+                                seen = await devtools.evaluate(LANGUAGE_PROBE) or {}
+                        assert seen["lang"] == language and seen["title"] == strings["title"]
+                        for key, shown in seen["shown"].items():
+                            # the labelled texts the page did not change since (the pause button, live)
+                            if key not in ("pause", "connecting", "no_answer", "first_status", "no_chat", "yt_poll"):
+                                assert shown == strings[key], (language, key, shown)
+                        assert all(title == strings[key] for key, title in seen["titles"]), seen["titles"]
+                        assert seen["placeholder"] == strings["test_placeholder"]
+                        assert set(seen["waitingButtons"]) <= {strings["pin"], strings["drop"], strings["mute"]}
+                        assert seen["pause"] in (strings["pause"], strings["resume"])
+                        await devtools.evaluate("document.getElementById('skip').click()")
+                        answers = (
+                            catalogue(language)["cockpit.skipping"],
+                            catalogue(language)["cockpit.nothing_to_skip"],
+                        )
+                        with trio.move_on_after(5):
+                            while seen.get("notice") not in answers:
+                                await trio.sleep(0.1)
+                                seen = await devtools.evaluate(LANGUAGE_PROBE) or {}
+                        assert seen["notice"] in answers, seen["notice"]
+                        shot = await devtools.call("Page.captureScreenshot", format="png")
+                        await trio.Path(tmp_path / f"dashboard-{language}.png").write_bytes(
+                            base64.b64decode(shot["data"])
+                        )
+                    errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
+                    assert not errors, errors
+                service.send_signal(signal.SIGTERM)
+                with trio.move_on_after(15):
+                    await service.wait()
+        finally:
+            if browser is not None:
+                await stop(browser, group=True)
+            if service is not None:
+                await stop(service)

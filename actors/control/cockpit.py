@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ..chat import Author, ChatEvent, Kind, Platform
+from ..i18n import text
 
 if TYPE_CHECKING:
     from ..app import Service
@@ -48,12 +49,15 @@ class Cockpit:
         self.emit = emit
         self._test_ids = itertools.count(1)
 
-    def handle(self, message: Mapping[str, Any], origin: str | None) -> dict[str, Any]:
+    def handle(self, message: Mapping[str, Any], origin: str | None, language: str = "en") -> dict[str, Any]:
+        """One action, answered in `language` (a field that is wrong is
+        answered in English: only a script can send one)."""
         action = str(message.get("type"))
         try:
-            ok, text, extra = self._act(action, message)
+            ok, key, extra = self._act(action, message)
+            said = text(f"cockpit.{key}", language, n=extra.get("dropped", 0))
         except _Refused as refused:
-            ok, text, extra = False, str(refused), {}
+            ok, said, extra = False, str(refused), {}
         self.emit(
             "control.action",
             "info" if ok else "warning",
@@ -62,47 +66,41 @@ class Cockpit:
             ok=ok,
             **extra,
         )
-        return {"type": "control-result", "action": action, "ok": ok, "message": text, **extra}
+        return {"type": "control-result", "action": action, "ok": ok, "message": said, **extra}
 
     def _act(self, action: str, message: Mapping[str, Any]) -> tuple[bool, str, dict[str, Any]]:
+        """(done, the catalogue key of what to say, fields for the reply)"""
         service = self.service
         buffer = service.buffer
         if action == "skip":
             if service.skipper.skip():
-                return True, "skipping the answer in progress", {}
-            return False, "nothing is being answered", {}
+                return True, "skipping", {}
+            return False, "nothing_to_skip", {}
         if action == "pause":
             buffer.pause()
-            return True, "paused: chat keeps coming in, nothing is answered", {"paused": True}
+            return True, "paused", {"paused": True}
         if action == "resume":
             buffer.resume()
-            return True, "answering again", {"paused": False}
+            return True, "resumed", {"paused": False}
         if action in ("pin", "drop"):
             platform, message_id = _platform(message), _text_field(message, "id", _MAX_ID)
             fields = {"platform": platform, "id": message_id}
             if action == "pin":
                 if buffer.pin(platform, message_id):
-                    return True, "answered next", fields
-                return False, "that message is not waiting", fields
+                    return True, "pinned", fields
+                return False, "not_waiting", fields
             dropped = buffer.drop(platform, message_id)
             if dropped:
-                return True, f"dropped {dropped} message(s)", {**fields, "dropped": dropped}
-            return False, "that message is not waiting", fields
+                return True, "dropped", {**fields, "dropped": dropped}
+            return False, "not_waiting", fields
         if action in ("mute", "unmute"):
             author_id = _text_field(message, "author_id", _MAX_ID)
             if action == "mute":
                 dropped = service.router.mute(author_id)
-                return (
-                    True,
-                    f"muted for this stream; {dropped} waiting message(s) dropped",
-                    {
-                        "author_id": author_id,
-                        "dropped": dropped,
-                    },
-                )
+                return True, "muted", {"author_id": author_id, "dropped": dropped}
             if service.router.unmute(author_id):
                 return True, "unmuted", {"author_id": author_id}
-            return False, "that author was not muted", {"author_id": author_id}
+            return False, "not_muted", {"author_id": author_id}
         if action == "test-message":
             return self._test_message(message)
         raise _Refused(f"unknown action {action!r}")
@@ -126,10 +124,10 @@ class Cockpit:
         try:
             self.service.chat_send.send_nowait(event)
         except trio.WouldBlock:
-            return False, "chat is arriving faster than it is routed: try again", {}
+            return False, "busy", {}
         except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return False, "the service no longer takes chat (the run is ending)", {}
-        return True, "sent as if from chat", {"platform": Platform.TEST.value, "id": message_id}
+            return False, "closed", {}
+        return True, "test_sent", {"platform": Platform.TEST.value, "id": message_id}
 
 
 class _Refused(Exception):

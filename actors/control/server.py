@@ -42,6 +42,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from supervision import ChildContext, ChildState, Supervisor
 
 from ..chat import ChatEvent, one_per_viewer
+from ..i18n import catalogue, page_language
+from ..i18n import text as i18n_text
 from ..ledger import Fate
 from .cockpit import ACTIONS, Cockpit
 from .hosts import HostGuard, HostPolicy
@@ -121,9 +123,9 @@ class MonitorControl:
         return _error(f"unknown message type {kind!r}")
 
 
-def _page(title: str, text: str, status: int = 200) -> HTMLResponse:
+def _page(title: str, text: str, status: int = 200, language: str = "en") -> HTMLResponse:
     body = (
-        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<!doctype html><html lang={language}><meta charset=utf-8><title>{html.escape(title)}</title>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
     )
     return HTMLResponse(body, status_code=status)
@@ -306,18 +308,33 @@ class ControlSurface:
         offered = query.get("token") or headers.get("authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(offered.encode(), token.encode())
 
+    def _language(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+        """What this page or socket speaks: ?lang=, the setting, the browser's (i18n.page_language)."""
+        return page_language(self.service.config.service.language, headers.get("accept-language"), query.get("lang"))
+
+    def _localized(self, name: str, request: Request) -> HTMLResponse:
+        """A page with its language's catalogue inside (a JSON script block
+        the page reads; "</" escaped so no text can close the block)."""
+        language = self._language(request.headers, request.query_params)
+        page = resources.files("actors.control").joinpath(name).read_text(encoding="utf-8")
+        strings = json.dumps(catalogue(language), ensure_ascii=False).replace("</", "<\\/")
+        page = page.replace('<html lang="en">', f'<html lang="{language}">', 1)
+        page = page.replace("<!--i18n-->", f'<script id="i18n" type="application/json">{strings}</script>', 1)
+        return HTMLResponse(page)
+
+    def _text(self, request: Request, key: str, **params: object) -> str:
+        return i18n_text(key, self._language(request.headers, request.query_params), **params)
+
     async def dashboard(self, request: Request) -> Response:
         if not self._authorized(request.headers, request.query_params):
             return JSONResponse({"error": "a token is needed"}, status_code=401)
-        page = resources.files("actors.control").joinpath("dashboard.html").read_text(encoding="utf-8")
-        return HTMLResponse(page)
+        return self._localized("dashboard.html", request)
 
     async def overlay(self, request: Request) -> Response:
         """The OBS browser source: the message being answered, on a transparent page."""
         if not self._authorized(request.headers, request.query_params):
             return JSONResponse({"error": "a token is needed"}, status_code=401)
-        page = resources.files("actors.control").joinpath("overlay.html").read_text(encoding="utf-8")
-        return HTMLResponse(page)
+        return self._localized("overlay.html", request)
 
     async def status(self, request: Request) -> Response:
         if not self._authorized(request.headers, request.query_params):
@@ -336,14 +353,9 @@ class ControlSurface:
         """Start the consent: a fresh `state`, then Chzzk's account-interlock page."""
         auth = self.service.chzzk_auth
         if auth is None:
-            return _page("Chzzk is not enabled", "Set monitors.chzzk.enabled = true in the config.", 404)
+            return self._said(request, "chzzk_disabled", 404)
         if not self._authorized(request.headers, request.query_params):
-            return _page(
-                "A token is needed",
-                "This service has a control token: open /chzzk/auth?token=<your control token>"
-                " (the dashboard's link adds it for you).",
-                401,
-            )
+            return self._said(request, "token", 401)
         self.emit("chzzk.consent_started")
         # No Referer to Chzzk: our URL may carry ?token=.
         return RedirectResponse(auth.begin(), status_code=302, headers={"Referrer-Policy": "no-referrer"})
@@ -355,29 +367,33 @@ class ControlSurface:
         page elsewhere cannot plant its own code in our service (CSRF)."""
         auth = self.service.chzzk_auth
         if auth is None:
-            return _page("Chzzk is not enabled", "Set monitors.chzzk.enabled = true in the config.", 404)
+            return self._said(request, "chzzk_disabled", 404)
         query = request.query_params
         state = query.get("state", "")
         if not state or not auth.take_state(state):
             self.emit("chzzk.callback_refused", "warning", why="state does not match")
-            return _page(
-                "Authorisation refused",
-                "This answer does not belong to an authorisation started here (the state does not match, or it"
-                " expired). Start again from /chzzk/auth.",
-                400,
-            )
+            return self._said(request, "refused", 400)
         code = query.get("code", "")
         if not code:
             why = query.get("error_description") or query.get("error") or "no code in the answer"
-            return _page("Authorisation failed", f"Chzzk did not grant access: {why}.", 400)
+            return self._said(request, "not_granted", 400, title="failed", why=why)
         try:
             async with httpx.AsyncClient() as client:
                 await auth.exchange(client, code, state)
         except Exception as exc:  # shown to the streamer, who is looking at this page
             self.emit("chzzk.exchange_failed", "error", error=f"{type(exc).__name__}: {exc}")
-            return _page("Authorisation failed", f"Exchanging the code failed: {type(exc).__name__}: {exc}.", 502)
+            error = f"{type(exc).__name__}: {exc}"
+            return self._said(request, "exchange_failed", 502, title="failed", error=error)
         await self._restart_failed_chzzk()
-        return _page("Chzzk connected", "The tokens are stored. You can close this tab; chat will arrive shortly.")
+        return self._said(request, "connected", 200)
+
+    def _said(
+        self, request: Request, key: str, status: int, *, title: str | None = None, **params: object
+    ) -> HTMLResponse:
+        """One of the OAuth pages, in the browser's language (pages.* in the catalogue)."""
+        language = self._language(request.headers, request.query_params)
+        heading = i18n_text(f"pages.{title or key}_title", language)
+        return _page(heading, i18n_text(f"pages.{key}", language, **params), status, language)
 
     async def _restart_failed_chzzk(self) -> None:
         """A monitor that gave up (a refused scope, say) gets a fresh start
@@ -412,12 +428,12 @@ class ControlSurface:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, websocket, client)
-                await self._read(websocket, client, origin)
+                await self._read(websocket, client, origin, self._language(websocket.headers, websocket.query_params))
                 nursery.cancel_scope.cancel()
         finally:
             self.hub.disconnect(client)
 
-    async def _read(self, websocket: WebSocket, client: Client, origin: str | None) -> None:
+    async def _read(self, websocket: WebSocket, client: Client, origin: str | None, language: str) -> None:
         while True:
             try:
                 raw = await websocket.receive_text()
@@ -429,7 +445,7 @@ class ControlSurface:
                 client.put(_error("not JSON"))
                 continue
             if isinstance(message, Mapping) and message.get("type") in ACTIONS:
-                client.put(self.cockpit.handle(message, origin))
+                client.put(self.cockpit.handle(message, origin, language))
                 # Everyone sees the change at once, not at the next push.
                 self.hub.publish({"type": "status", "status": status_snapshot(self.service)})
             else:
