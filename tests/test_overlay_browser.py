@@ -25,6 +25,7 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
+from actors.i18n import catalogue
 from actors.session.prompt import quoted
 from tests.test_dashboard_browser import (
     CHROMIUM,
@@ -57,6 +58,8 @@ PROBE = """document.body && (() => {
     platform: document.getElementById('platform').textContent,
     amount: amount.classList.contains('hide') ? null : amount.textContent,
     next: [...document.querySelectorAll('#next-list li')].map((li) => li.textContent),
+    heading: document.querySelector('#next h2').textContent,
+    lang: document.documentElement.lang,
     background: getComputedStyle(document.body).backgroundColor,
     htmlBackground: getComputedStyle(document.documentElement).backgroundColor,
   };
@@ -162,7 +165,8 @@ async def test_the_overlay_shows_the_answered_message_on_a_transparent_page(tmp_
             with trio.fail_after(40):
                 service = await start_service(config, service_log)
                 browser = await trio.lowlevel.open_process(
-                    [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                    # English unless a page asks otherwise (the service's language is "auto").
+                    [str(CHROMIUM), *CHROMIUM_FLAGS, "--lang=en-US", f"--user-data-dir={profile}", "about:blank"],
                     stdout=browser_out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
@@ -195,6 +199,7 @@ async def test_the_overlay_shows_the_answered_message_on_a_transparent_page(tmp_
                     assert quoted(seen["author"]) in logged["text"], (seen, logged)
                     assert quoted(seen["text"]) in logged["text"], (seen, logged)
                     assert len(seen["next"]) <= 3, seen
+                    assert (seen["lang"], seen["heading"]) == ("en", catalogue("en")["overlay.up_next"]), seen
                     for background in (seen["background"], seen["htmlBackground"]):
                         assert background in ("rgba(0, 0, 0, 0)", "transparent"), seen
 
@@ -214,6 +219,14 @@ async def test_the_overlay_shows_the_answered_message_on_a_transparent_page(tmp_
                     await probe_until(
                         devtools, lambda s: s.get("connected") and s["updates"] > before, "reconnected", 15
                     )
+
+                    # The page's language: ?lang=ko puts the Korean catalogue in and sets <html lang>.
+                    await devtools.call("Page.navigate", url=f"{base}/overlay?next=3&lang=ko")
+                    korean = catalogue("ko")["overlay.up_next"]
+                    seen = await probe_until(
+                        devtools, lambda s: s.get("lang") == "ko" and s.get("connected"), "the Korean overlay", 10
+                    )
+                    assert seen["heading"] == korean, seen
                     errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
                     assert not errors, errors
         finally:
