@@ -272,10 +272,12 @@ class Service:
 
     def _on_turn_ended(self, events: Sequence[ChatEvent], fields: dict[str, Any]) -> None:
         self.waits.add(events, fields)
-        if self.archive is not None:
-            self.archive.turn_ended(events, fields)
-        if self.control is not None:
-            self.control.on_turn_ended(list(events), fields)
+        try:
+            if self.archive is not None:
+                self.archive.turn_ended(events, fields)
+        finally:  # a failing archive (a full disk) must not leave the overlay showing this turn
+            if self.control is not None:
+                self.control.on_turn_ended(list(events), fields)
 
     def _monitors_target(self, nested: ChildSpec) -> Callable[[ChildContext], Awaitable[None]]:
         async def run_monitors(ctx: ChildContext) -> None:

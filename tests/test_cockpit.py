@@ -93,6 +93,8 @@ async def test_the_streamer_steers_the_session_from_the_control_websocket(tmp_pa
             assert not (await act(ws, type="mute", author_id=""))["ok"]
             assert not (await act(ws, type="test-message", text="x" * 501))["ok"]
             assert not (await act(ws, type="skip"))["ok"]  # nothing is being answered
+            await ws.send_message(json.dumps({"type": ["pause"]}))  # not a string: an error, not a crash
+            assert "unknown message type" in (await receive(ws, "chat-monitor-error"))["message"]
 
             assert (await act(ws, type="resume"))["ok"]
             first = await turn_started(out, 0)

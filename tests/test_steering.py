@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import attrs
+import trio
 from test_router import SETTINGS, chat, make_router, route_all
 
 from actors.chat import Amount, Kind
@@ -90,3 +91,33 @@ def test_a_muted_author_loses_what_waits_and_is_filtered_until_unmuted():
     route_all(router, chat("a3", "troll", "sorry about that", at=30))
     assert "a3" in [e.id for e in router.buffer.pending()]
     assert router.ledger.balanced
+
+
+async def test_a_paused_buffer_waits_without_spinning_and_resume_hands_out(autojump_clock):
+    """Paused, a session waiting for its next turn sleeps (it once spun: a
+    settled line's deadline is in the past); resume wakes it at once."""
+    router = make_router(attrs.evolve(SETTINGS, capacity=4))
+    route_all(router, chat("a", "u1", "what game is next?", at=0))
+    buffer = router.buffer
+    buffer.pause()
+    checkouts = 0
+    original = buffer.checkout
+
+    def counted(now, *, batch=1):
+        nonlocal checkouts
+        checkouts += 1
+        assert checkouts < 100, "the paused session spins"  # a spin never lets the clock move: fail, not hang
+        return original(now, batch=batch)
+
+    buffer.checkout = counted  # type: ignore[method-assign]
+    got = []
+    async with trio.open_nursery() as nursery:
+
+        async def session():
+            got.extend(await buffer.pull_checkout())
+
+        nursery.start_soon(session)
+        await trio.sleep(30)
+        assert not got and checkouts <= 2
+        buffer.resume()
+    assert [p.event.id for p in got] == ["a"]

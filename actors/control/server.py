@@ -444,7 +444,7 @@ class ControlSurface:
             except ValueError:
                 client.put(_error("not JSON"))
                 continue
-            if isinstance(message, Mapping) and message.get("type") in ACTIONS:
+            if isinstance(message, Mapping) and isinstance(message.get("type"), str) and message["type"] in ACTIONS:
                 client.put(self.cockpit.handle(message, origin, language))
                 # Everyone sees the change at once, not at the next push.
                 self.hub.publish({"type": "status", "status": status_snapshot(self.service)})

@@ -69,18 +69,21 @@ class _PendingFacts:
     one is made per message that waits, and a frozen attrs class costs
     several times as much to build."""
 
-    __slots__ = ("first", "joinable", "key", "tokens")
+    __slots__ = ("event", "first", "joinable", "key", "tokens")
 
-    def __init__(self, key: str, first: bool) -> None:
+    def __init__(self, event: ChatEvent, key: str, first: bool) -> None:
+        # The copy that waits (sanitised): its fate is this message's, and a
+        # fate for another copy with the same id (a resend that failed in
+        # routing) is not (see Router._on_fate).
+        self.event = event
         self.key = key  # comparison key, for flood purges and answered purges
         self.first = first  # its author's first message, for the score
         # Its token set once routing needed it (crowds, the answered
         # memory), so a purge after a turn need not look it up again.
         self.tokens: frozenset[str] | None = None
-        # The copy in the buffer while other lines may join it (it leads, or
-        # may lead, a crowd: see Router._join); merges find its entry by
-        # identity. None for a line that joined another, or that cannot lead.
-        self.joinable: ChatEvent | None = None
+        # Whether other lines may join it (it leads, or may lead, a crowd:
+        # see Router._join); merges find its entry by its event's identity.
+        self.joinable = False
 
 
 @attrs.frozen
@@ -285,13 +288,10 @@ class Router:
         if fate is not _FILTERED:
             ident = (event.platform, event.id)
             facts = self._pending.get(ident)
-            if facts is None:
+            if facts is None or facts.event is not event:  # a copy that failed in routing never waited
                 return
-            joinable = facts.joinable
-            if joinable is None:
-                del self._pending[ident]
-            elif joinable is event:  # not a copy of it that failed in routing: that one never waited
-                del self._pending[ident]
+            del self._pending[ident]
+            if facts.joinable:
                 self._crowdable_alike.discard(ident)
                 if self._crowdable_keys.get(facts.key) == ident:
                     del self._crowdable_keys[facts.key]
@@ -380,7 +380,7 @@ class Router:
                 return True
         if key or toks:
             ident = (event.platform, event.id)
-            facts.joinable = event
+            facts.joinable = True
             self._crowdable_alike.add(ident, toks)
             if key:
                 # The newest waiting line leads its key: an older leader may
@@ -390,7 +390,7 @@ class Router:
 
     def _joinable(self, ident: tuple[Platform, str]) -> ChatEvent | None:
         facts = self._pending.get(ident)
-        return None if facts is None else facts.joinable
+        return None if facts is None or not facts.joinable else facts.event
 
     def _failed(self, exc: Exception) -> None:
         """A step raised on the event in hand: it gets `dropped:error` unless
@@ -432,7 +432,7 @@ class Router:
         facts = None
         if reason is None:
             # whether it is its author's first message: the filters remember authors
-            facts = _PendingFacts(key, self.filters.first_message)
+            facts = _PendingFacts(event, key, self.filters.first_message)
             # Whether it says what was answered lately. An empty memory
             # answers no without the line's tokens.
             answered = self._answered_texts

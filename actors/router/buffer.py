@@ -468,8 +468,13 @@ class PendingBuffer:
             picked = self.checkout(now, batch=batch)
             if picked:
                 return picked
-            if self.input_finished and not self._chat and not self._paid and not self._next:
+            if self.input_finished and not self._chat and not self._paid and not self._next and not self._redo:
                 raise trio.EndOfChannel
+            if self._paused:
+                # Nothing is handed out until resume(), which wakes us: no
+                # deadline (a settled line's is in the past: it would spin).
+                await self._changed.park()
+                continue
             # Nothing ready: wait for a change, or until the first plain
             # chat has settled.
             with trio.move_on_at(self._settled_at()):

@@ -108,9 +108,10 @@ class OlvSession:
         self.on_turn_started = on_turn_started
         self.on_turn_progress = on_turn_progress
         self.skipper = skipper
-        # The streamer asked to skip the turn of ours in progress: _drive
-        # interrupts it as soon as it is under way (see _cut).
-        self._skip_asked = False
+        # The turn of ours the streamer asked to skip: _drive interrupts it
+        # as soon as it is under way (see _cut). A turn, not a flag: a skip
+        # asked of a turn that ends before it started is for no other turn.
+        self._skip: Turn | None = None
         self.settings = settings
         self.format_turn = format_turn
         self.emit = emit
@@ -158,7 +159,7 @@ class OlvSession:
         conn = self._conn
         if conn is None or conn.turns.mine is None:
             return False
-        self._skip_asked = True
+        self._skip = conn.turns.mine
         conn.poke()
         return True
 
@@ -321,7 +322,6 @@ class OlvSession:
             return False
         machine = conn.turns
         confirmed = sent = False
-        self._skip_asked = False  # a skip asked between turns is not for this one
 
         def on_start(turn: Turn) -> None:
             nonlocal confirmed
@@ -545,8 +545,8 @@ class OlvSession:
             elif machine.phase is Phase.IDLE or ctx.stopping.is_set():
                 return  # a stop does not wait for someone else's turn
             now = trio.current_time()
-            if mine is not None and self._skip_asked and machine.mine is mine and machine.phase is Phase.IN_TURN:
-                self._skip_asked = False
+            if mine is not None and self._skip is mine and machine.mine is mine and machine.phase is Phase.IN_TURN:
+                self._skip = None
                 message = machine.interrupt(now)
                 await conn.send(message)
                 self.emit("session.interrupted", "warning", reason="skipped", heard=message["text"])
