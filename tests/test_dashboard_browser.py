@@ -326,10 +326,16 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
                     await devtools.evaluate("document.getElementById('pause').click()")  # still, for the picture
                     await probe_until(devtools, lambda s: s.get("pause") == "Resume" and s.get("latency"), "paused")
                     shot = await devtools.call("Page.captureScreenshot", format="png")
-                    png = base64.b64decode(shot["data"])
-                    await trio.Path(tmp_path / "dashboard.png").write_bytes(png)
+                    await trio.Path(tmp_path / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
+                    # The README's picture: the cockpit half, down to the waits (the
+                    # actor tree below shows this run's temporary paths).
+                    bottom = await devtools.evaluate(
+                        "document.getElementById('latency').getBoundingClientRect().bottom"
+                    )
+                    clip = {"x": 0, "y": 0, "width": 1280, "height": int(bottom) + 12, "scale": 1}
+                    kept = await devtools.call("Page.captureScreenshot", format="png", clip=clip)
                     KEPT.parent.mkdir(parents=True, exist_ok=True)
-                    KEPT.write_bytes(png)
+                    KEPT.write_bytes(base64.b64decode(kept["data"]))
                     errors = [e["params"] for e in devtools.events if e["method"] == "Runtime.exceptionThrown"]
                     assert not errors, errors
                 with trio.move_on_after(10):
