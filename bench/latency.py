@@ -49,7 +49,10 @@ def main() -> None:
     parser.add_argument("archive", type=Path)
     parser.add_argument("--last", type=float, default=None, help="seconds before the last answer to keep")
     args = parser.parse_args()
-    figures = summarise(waits(args.archive, args.last))
+    try:
+        figures = summarise(waits(args.archive, args.last))
+    except OSError as exc:
+        sys.exit(f"{args.archive}: cannot read it ({exc.strerror or exc})")
     for platform, f in figures.items():
         print(f"{platform}: {f['n']} answered, wait p50 {f['p50_s']} s, p90 {f['p90_s']} s")
     if not figures:
