@@ -249,6 +249,8 @@ COCKPIT_PROBE = """document.body && ({
   latency: [...document.querySelectorAll('#latency-figures [data-platform]')].map((d) => d.dataset.platform),
   chatRows: document.querySelectorAll('#chat li.msg').length,
   history: Number(document.body.dataset.history || 0),
+  now: document.getElementById('now').hidden ? null
+    : [document.getElementById('now-author').textContent, document.getElementById('now-why').textContent],
 })"""
 KEPT = REPO / "docs" / "screenshots" / "dashboard.png"  # the README shows it
 
@@ -317,6 +319,10 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
                     await trio.Path(tmp_path / "cockpit.png").write_bytes(base64.b64decode(shot["data"]))
                     await devtools.evaluate("document.getElementById('pause').click()")
                     await probe_until(devtools, lambda s: s.get("pause") == "Pause", "resumed")
+                    # What is being answered, and why it won (its score's parts).
+                    now = await probe_until(devtools, lambda s: bool(s.get("now") and s["now"][1]), "now answering")
+                    author, why = now["now"]
+                    assert author and any(part in why for part in ("mention", "question", "first_message", "age")), why
                     # Answers go on: the waits per platform show up (posted -> answer started).
                     await probe_until(devtools, lambda s: len(s.get("latency", [])) >= 1, "the waits", 15)
                     # A page opened now gets the history at once, not an empty chat list.

@@ -200,6 +200,8 @@ def chzzk_status(service: Service) -> dict[str, Any] | None:
 
 def fate_message(event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> dict[str, Any]:
     total = detail.get("total") if isinstance(detail, Mapping) else None
+    # why it won: the score's parts (mention, question, paid, age...), for the dashboard
+    why = {k: v for k, v in detail.items() if k != "total"} if total is not None else None
     return {
         "type": "fate",
         "id": event.id,
@@ -209,6 +211,7 @@ def fate_message(event: ChatEvent, fate: Fate, reason: str | None, detail: Mappi
         "fate": fate.value,
         "reason": reason,
         "score": total,
+        "why": why,
         "at": event.sent_at.isoformat(),
     }
 
