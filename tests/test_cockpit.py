@@ -11,33 +11,14 @@ import json
 import trio
 import trio_websocket
 from loopback import free_port, until_listening
-from test_control import Scripted, receive
+from test_control import Scripted, receive, service_for
 
 from actors.app import Service
-from actors.config import parse_config
-from actors.statuslog import StatusLog
 
 
 def cockpit_service(tmp_path, port: int, script: Scripted) -> tuple[Service, io.StringIO]:
-    config = parse_config(
-        f"""
-[router]
-capacity = 50
-settle = 0.0
-[router.filters]
-rate_per_minute = 0.0
-[session]
-speaking_time = 30.0
-[control]
-enabled = true
-port = {port}
-push_every = 0.2
-""",
-        base_dir=tmp_path,
-        env={},
-    )
-    out = io.StringIO()
-    return Service(config, StatusLog(out, fmt="json"), monitors=script.specs), out
+    """Turns of 30 s: one is in progress whenever the test looks (until skipped)."""
+    return service_for(tmp_path, port, monitors=script.specs, speaking_time=30.0)
 
 
 async def act(ws: trio_websocket.WebSocketConnection, **message: object) -> dict:

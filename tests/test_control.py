@@ -48,7 +48,9 @@ class Scripted:
         return [ChildSpec(id="youtube", target=chat, restart=Restart.PERMANENT)]
 
 
-def service_for(tmp_path, port: int, extra: str = "", monitors=None) -> tuple[Service, io.StringIO]:
+def service_for(
+    tmp_path, port: int, extra: str = "", monitors=None, *, speaking_time: float = 0.02
+) -> tuple[Service, io.StringIO]:
     config = parse_config(
         f"""
 [router]
@@ -57,7 +59,7 @@ settle = 0.0
 [router.filters]
 rate_per_minute = 0.0
 [session]
-speaking_time = 0.02
+speaking_time = {speaking_time}
 [control]
 enabled = true
 port = {port}

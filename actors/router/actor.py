@@ -218,27 +218,17 @@ class Router:
         return [e.static for e in waiting]
 
     def eviction_keys(self, waiting: Sequence[Waiting], now: float) -> tuple[list[float], float]:
+        # A room is keyed afresh once in many pushes: one key at a time will do.
+        pairs = [self.eviction_key(e, now) for e in waiting]
+        return [key for key, _ in pairs], min((until for _, until in pairs), default=math.inf)
+
+    def eviction_key(self, waiting: Waiting, now: float) -> tuple[float, float]:
         # A score is static - age_per_second * (now - received_at) - the
         # recent part: static + age_per_second * received_at - the recent
         # part is the same less what time takes from every score alike. The
         # recent part stops at answered_at + window (it starts only when a
         # turn is confirmed, and then the buffer asks again). A message
-        # received after `now` has no age yet: no keys.
-        w = self.settings.weights
-        age_weight, recent, window = w.age_per_second, w.recent_author, w.recent_author_window
-        if age_weight and any(e.received_at > now for e in waiting):
-            return [], now
-        keys = [
-            e.static + age_weight * e.received_at - (recent if now - e.answered_at < window else 0.0) for e in waiting
-        ]
-        until = math.inf
-        if recent:
-            until = min((e.answered_at + window for e in waiting if now - e.answered_at < window), default=math.inf)
-        return keys, until
-
-    def eviction_key(self, waiting: Waiting, now: float) -> tuple[float, float]:
-        # eviction_keys of one, written out: it runs on every push of a busy
-        # stream. The same arithmetic, so the same floats ("- 0.0" is none).
+        # received after `now` has no age yet: no key (valid until now).
         w = self.settings.weights
         age_weight, received_at = w.age_per_second, waiting.received_at
         if age_weight and received_at > now:

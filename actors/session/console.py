@@ -18,12 +18,11 @@ from supervision import ChildContext
 from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer, turn_events
 from ..timeline import timeline
-from .failures import TurnNews, report_turn_ended, turn_failed
+from .failures import TurnNews, report_turn, turn_failed
 from .prompt import format_turn as default_format_turn
 from .steering import Skipper
 
 Emit = Callable[..., None]
-TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]
 
 
 async def run_console_session(
@@ -34,7 +33,7 @@ async def run_console_session(
     batch: int = 1,
     emit: Emit,
     format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str] = default_format_turn,
-    on_turn_ended: TurnEnded | None = None,
+    on_turn_ended: TurnNews | None = None,
     skipper: Skipper | None = None,
     on_turn_started: TurnNews | None = None,
 ) -> None:
@@ -75,7 +74,7 @@ async def _turns(
     batch: int,
     emit: Emit,
     format_turn: Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str],
-    on_turn_ended: TurnEnded | None,
+    on_turn_ended: TurnNews | None,
     on_turn_started: TurnNews | None,
 ) -> None:
     ctx.started()
@@ -126,7 +125,7 @@ async def _speak(
     *,
     speaking_time: float,
     emit: Emit,
-    on_turn_ended: TurnEnded | None,
+    on_turn_ended: TurnNews | None,
     on_turn_started: TurnNews | None,
 ) -> None:
     started = trio.current_time()
@@ -137,7 +136,7 @@ async def _speak(
         "text": text,
     }
     emit("session.turn_started", **fields)
-    report_turn_ended(on_turn_started, events, fields, emit)
+    report_turn(on_turn_started, events, fields, emit)
     ctx.set_status(f"speaking (turn {turns})")
     interrupted = True
     skipped = False
@@ -161,4 +160,4 @@ async def _speak(
             **timeline(events[0], chosen_at=started, started_at=started, finished_at=trio.current_time()),
         }
         emit("session.turn_ended", "warning" if interrupted else "info", **ended)
-        report_turn_ended(on_turn_ended, events, ended, emit)
+        report_turn(on_turn_ended, events, ended, emit)

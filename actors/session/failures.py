@@ -19,8 +19,9 @@ from ..chat import ChatEvent
 from ..router.buffer import PendingBuffer, Picked
 
 Emit = Callable[..., None]
-TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]
-TurnNews = TurnEnded  # (the turn's messages, what is new): started, progress, ended
+# A listener of a turn's news: (the turn's messages, what is new), for its
+# start, its reply as it grows, and its end.
+TurnNews = Callable[[Sequence[ChatEvent], dict[str, Any]], None]
 
 
 def describe(exc: BaseException) -> str:
@@ -34,13 +35,11 @@ def turn_failed(buffer: PendingBuffer, picked: list[Picked], exc: Exception, emi
     emit("session.turn_failed", "error", id=picked[0].event.id, ids=[p.event.id for p in picked], error=error)
 
 
-def report_turn_ended(
-    on_turn_ended: TurnNews | None, events: Sequence[ChatEvent], fields: dict[str, Any], emit: Emit
-) -> None:
-    """Tell a listener about a turn (any news of it, despite the name)."""
-    if on_turn_ended is None or not events:
+def report_turn(listener: TurnNews | None, events: Sequence[ChatEvent], fields: dict[str, Any], emit: Emit) -> None:
+    """Tell a listener about a turn; a listener that fails is reported."""
+    if listener is None or not events:
         return
     try:
-        on_turn_ended(events, fields)
+        listener(events, fields)
     except Exception as exc:  # the archive or the dashboard; the turn itself is done
         emit("session.listener_failed", "error", id=events[0].id, error=describe(exc))

@@ -40,13 +40,12 @@ from ..groups import leaves
 from ..monitors.retry import RetryRule, describe_failure, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
 from ..timeline import timeline
-from .failures import TurnNews, report_turn_ended, turn_failed
+from .failures import TurnNews, report_turn, turn_failed
 from .olv_connection import Connection, OlvError, connect_failure, refused
 from .olv_protocol import NEW_HISTORY, PLAYBACK_COMPLETE, Due, Mode, OlvTurns, Phase, Timing, Turn
 from .steering import Skipper
 
 Emit = Callable[..., None]
-TurnEnded = Callable[[Sequence[ChatEvent], dict[str, Any]], None]  # (events answered, fields)
 # (the turn's messages, and for each the others who said the same: a crowd)
 FormatTurn = Callable[[list[ChatEvent], Sequence[Sequence[ChatEvent]]], str]
 
@@ -97,7 +96,7 @@ class OlvSession:
         *,
         format_turn: FormatTurn,
         emit: Emit,
-        on_turn_ended: TurnEnded | None = None,
+        on_turn_ended: TurnNews | None = None,
         skipper: Skipper | None = None,
         on_turn_started: TurnNews | None = None,
         on_turn_progress: TurnNews | None = None,
@@ -338,7 +337,7 @@ class OlvSession:
                 "start_latency_s": _seconds(turn.started_at, turn.sent_at),
             }
             self.emit("session.turn_started", **started)
-            report_turn_ended(self.on_turn_started, events, started, self.emit)
+            report_turn(self.on_turn_started, events, started, self.emit)
             ctx.set_status(f"speaking (turn {self.turns_done + 1})")
 
         message = machine.text_input(text, trio.current_time())
@@ -539,7 +538,7 @@ class OlvSession:
                     on_start = None
                 if events and mine.started_at is not None and mine.reply and mine.reply != told:
                     told = mine.reply
-                    report_turn_ended(self.on_turn_progress, events, {"reply": told}, self.emit)
+                    report_turn(self.on_turn_progress, events, {"reply": told}, self.emit)
                 if machine.mine is not mine:
                     return  # ended, failed, taken over or lost
             elif machine.phase is Phase.IDLE or ctx.stopping.is_set():
@@ -600,7 +599,7 @@ class OlvSession:
     def _turn_ended(self, events: Sequence[ChatEvent], turn: Turn) -> None:
         fields = self._fields(events, turn)
         self.emit("session.turn_ended", "info" if turn.outcome == "ended" else "warning", **fields)
-        report_turn_ended(self.on_turn_ended, events, fields, self.emit)
+        report_turn(self.on_turn_ended, events, fields, self.emit)
 
 
 def _seconds(later: float | None, earlier: float | None) -> float | None:
