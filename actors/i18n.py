@@ -1,9 +1,16 @@
 """Korean and English for everything a streamer reads.
 
-One catalogue per language (`actors/data/i18n/<lang>.toml`), the same keys
-in each (a test holds them to it, placeholders included). Sections group
-the keys by where they are read: `dashboard.*`, `overlay.*`, `pages.*`
-(the OAuth pages), `cockpit.*` (the answers to the live controls).
+One catalogue per language (`actors/data/i18n/<lang>/`), the same keys in
+each (a test holds them to it, placeholders included). Each file is one
+section, named for where its texts are read: `dashboard.*`, `overlay.*`,
+`pages.*` (the OAuth pages), `cockpit.*` (the answers to the live
+controls), `status.*` (what an actor says of itself), `console.*` (the
+terminal's lines), `config.*` (the mistakes a config can hold).
+
+A text made far from where it is read (an actor's status, an error) is a
+`Said`: its key and parameters, rendered in the reader's language when it
+is read, so one status shows in Korean on one page and in English on
+another. Its English rendering is what logs and tests see.
 Machine-readable output (log event names, `/status` keys, fate reasons)
 is not translated: scripts read it.
 
@@ -20,6 +27,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+import attrs
+
 LANGUAGES = ("en", "ko")
 DEFAULT = "en"
 
@@ -29,8 +38,13 @@ def catalogue(language: str) -> Mapping[str, str]:
     """Every text of one language, by its dotted key."""
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for {language!r}; there are: {', '.join(LANGUAGES)}")
-    raw = (resources.files("actors") / "data" / "i18n" / f"{language}.toml").read_text(encoding="utf-8")
-    return _flatten(tomllib.loads(raw))
+    folder = resources.files("actors") / "data" / "i18n" / language
+    out: dict[str, str] = {}
+    for section in sorted(folder.iterdir(), key=lambda f: f.name):
+        if section.name.endswith(".toml"):
+            raw = tomllib.loads(section.read_text(encoding="utf-8"))
+            out.update(_flatten(raw, section.name.removesuffix(".toml") + "."))
+    return out
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -48,6 +62,39 @@ def text(key: str, language: str, **params: object) -> str:
     """The text of `key` in `language`, its {placeholders} filled in."""
     template = catalogue(language).get(key) or catalogue(DEFAULT)[key]
     return template.format(**params) if params else template
+
+
+Param = str | int | float
+
+
+@attrs.frozen
+class Said:
+    """A text by its key and parameters, to be rendered in the reader's language.
+
+    Parameters are plain values (they travel in JSON to the pages); a
+    parameter that is itself a Said is rendered first, in the same language.
+    """
+
+    key: str
+    params: Mapping[str, "Param | Said"] = attrs.field(factory=dict)
+
+    def text(self, language: str = DEFAULT) -> str:
+        params = {k: v.text(language) if isinstance(v, Said) else v for k, v in self.params.items()}
+        return text(self.key, language, **params)
+
+    def __str__(self) -> str:
+        return self.text(DEFAULT)
+
+    def to_dict(self) -> dict[str, Any]:
+        """For JSON: {"key": ..., "params": {...}}, a nested Said as a dict too."""
+        return {
+            "key": self.key,
+            "params": {k: v.to_dict() if isinstance(v, Said) else v for k, v in self.params.items()},
+        }
+
+
+def says(key: str, **params: "Param | Said") -> Said:
+    return Said(key, params)
 
 
 def page_language(setting: str, accept_language: str | None = None, asked: str | None = None) -> str:

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from supervision import Event
 
 from .chat import ChatEvent
+from .i18n import DEFAULT
 from .ledger import Fate
 
 
@@ -40,12 +41,15 @@ class StatusLog:
         fmt: str = "text",
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         redact: Sequence[str] = (),
+        language: str = DEFAULT,
     ) -> None:
         if fmt not in ("text", "json"):
             raise ValueError(f"unknown log format {fmt!r}")
         self._stream = stream if stream is not None else sys.stdout
         self._fmt = fmt
         self._wall_clock = wall_clock
+        # The text format's language (i18n.console_language); JSON stays as it is.
+        self.language = language
         # Secret values are masked in every line, whatever field carries them:
         # error texts from HTTP libraries quote URLs, keys included.
         self._redact = sorted((r for r in redact if len(r) >= 4), key=len, reverse=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 import trio
 
@@ -28,6 +31,7 @@ class ChildRecord:
         self.restart_at: float | None = None
         self.last_delay: float | None = None
         self.status_text = ""
+        self.status_detail: Mapping[str, Any] | None = None
         # The live incarnation, if any.
         self.ctx: ChildContext | None = None
         self.scope = trio.CancelScope()
@@ -60,6 +64,7 @@ class ChildRecord:
             ),
             last_delay_s=self.last_delay,
             status_text=self.status_text,
+            status_detail=self.status_detail,
             children=nested.snapshot() if nested is not None else None,
         )
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import trio
 
@@ -36,7 +36,7 @@ class ChildContext:
         incarnation: int,
         hooks: Sequence[Hook],
         on_started: Callable[[], None],
-        on_status: Callable[[str], None],
+        on_status: Callable[[str, Mapping[str, Any] | None], None],
     ) -> None:
         self.id = child_id
         self.supervisor_id = supervisor_id
@@ -63,9 +63,14 @@ class ChildContext:
     def ready(self) -> bool:
         return self._ready
 
-    def set_status(self, text: str) -> None:
-        """A free text shown in the status (systemd's `STATUS=`)."""
-        self._on_status(text)
+    def set_status(self, text: str, detail: Mapping[str, Any] | None = None) -> None:
+        """A free text shown in the status (systemd's `STATUS=`).
+
+        `detail` is the same status for programs (JSON-ready): the
+        application's business, passed on as it is. An application that
+        shows its statuses in several languages puts a message key and its
+        parameters there, and `text` is then one rendering of it."""
+        self._on_status(text, detail)
 
     def hold(self, resource: C) -> C:
         """Close `resource` when this incarnation ends (e.g. a channel clone)."""

@@ -34,7 +34,7 @@ import math
 import random
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,7 +56,7 @@ from ._policy import (
     single_child_can_exceed,
 )
 from ._spec import AutoShutdown, Restart, Strategy, SupervisorSpec
-from ._status import Event, ExitInfo, Hook, SupervisorStatus
+from ._status import Event, ExitInfo, Hook, SupervisorStatus, error_detail
 
 
 class Supervisor:
@@ -225,7 +225,7 @@ class Supervisor:
             incarnation=incarnation,
             hooks=self._hooks,
             on_started=lambda: self._on_ready(child, incarnation),
-            on_status=lambda text: self._on_status(child, incarnation, text),
+            on_status=lambda text, detail: self._on_status(child, incarnation, text, detail),
         )
         self._set_state(child, ChildState.STARTING)
         self._nursery.start_soon(
@@ -243,9 +243,10 @@ class Supervisor:
         child.settled.set()
         self._emit("child.started", "info", child, incarnation=incarnation)
 
-    def _on_status(self, child: ChildRecord, incarnation: int, text: str) -> None:
+    def _on_status(self, child: ChildRecord, incarnation: int, text: str, detail: Mapping[str, Any] | None) -> None:
         if child.incarnation == incarnation:
             child.status_text = text
+            child.status_detail = detail
 
     async def _run_incarnation(self, child: ChildRecord, ctx: ChildContext, scope: trio.CancelScope) -> None:
         outcome = Outcome.NORMAL
@@ -279,6 +280,7 @@ class Supervisor:
             outcome=outcome,
             error_type=None if error is None else type(error).__name__,
             error=None if error is None else describe_error(error),
+            error_detail=error_detail(error),
             at_wall=_wall_now(),
             uptime_s=uptime,
         )

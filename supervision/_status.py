@@ -24,12 +24,15 @@ class ExitInfo:
     error: str | None
     at_wall: str  # ISO 8601 UTC
     uptime_s: float | None  # time since ctx.started(); None if never ready
+    # The error for programs, when it carries one (`error_detail`).
+    error_detail: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome.value,
             "error_type": self.error_type,
             "error": self.error,
+            "error_detail": self.error_detail,
             "at_wall": self.at_wall,
             "uptime_s": _round(self.uptime_s),
         }
@@ -51,6 +54,7 @@ class ChildStatus:
     last_delay_s: float | None
     status_text: str  # what the child said about itself (ctx.set_status)
     children: SupervisorStatus | None = None  # for a nested supervisor
+    status_detail: Mapping[str, Any] | None = None  # the same, for programs (ctx.set_status's detail)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class ChildStatus:
             "next_restart_in_s": _round(self.next_restart_in_s),
             "last_delay_s": _round(self.last_delay_s),
             "status_text": self.status_text,
+            "status_detail": self.status_detail,
             "children": self.children.to_dict() if self.children else None,
         }
 
@@ -137,6 +142,14 @@ class Event:
 
 
 Hook = Callable[[Event], None]
+
+
+def error_detail(error: BaseException | None) -> Mapping[str, Any] | None:
+    """What an error says of itself for programs: its `detail` attribute
+    when that is a mapping (an application's message key and parameters,
+    say), else None. The supervisor passes it on and never reads it."""
+    detail = getattr(error, "detail", None)
+    return detail if isinstance(detail, Mapping) else None
 
 
 def _round(value: float | None) -> float | None:
