@@ -5,12 +5,18 @@ Exit codes: 0 after a stop (one signal, two signals, or the replay ended
 and was spoken); 1 when the supervision tree or the monitors gave up; 2 for a
 config or usage mistake, reported as one line naming the setting; 130 when an
 interrupt came before the service could handle it (during start-up).
+
+A config mistake is told in the console's language: `[service] language`
+if the file says so (read leniently: the file may be what is broken), else
+the locale (i18n.console_language).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tomllib
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _language_setting(path: Path) -> str:
+    """`[service] language` as the file says it, or "auto" if the file
+    cannot say (missing, not TOML, no such setting, not one we know)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except Exception:  # whatever is wrong with the file, the loader says it; here it only means "auto"
+        return "auto"
+    service = data.get("service")
+    language = service.get("language") if isinstance(service, dict) else None
+    return language if language in ("auto", "ko", "en") else "auto"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -51,18 +69,24 @@ def _main(argv: list[str] | None) -> int:
 
     from .app import Service
     from .config import ConfigError, load_config, secret_values
+    from .i18n import console_language, text
     from .statuslog import StatusLog
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print(exc.text(console_language(_language_setting(args.config), os.environ)), file=sys.stderr)
         return 2
+    language = console_language(config.service.language, os.environ)
     if args.check:
         enabled = [name for name in ("replay", "youtube", "chzzk") if getattr(config.monitors, name).enabled]
-        print(f"{args.config}: OK (monitors: {', '.join(enabled)}; session: {config.session.kind})")
+        ok = text(
+            "config.check_ok", language, file=str(args.config), monitors=", ".join(enabled), session=config.session.kind
+        )
+        print(ok)
         return 0
-    service = Service(config, StatusLog(fmt=args.log_format, redact=secret_values(config)))
+    log = StatusLog(fmt=args.log_format, redact=secret_values(config), language=language)
+    service = Service(config, log)
     try:
         return trio.run(partial(service.run, caught=LATCH.caught))
     except KeyboardInterrupt:

@@ -9,15 +9,21 @@ Secrets may come from the environment (YOUTUBE_API_KEY, CHZZK_CLIENT_ID,
 CHZZK_CLIENT_SECRET; the environment wins over the file). They are held in
 `Secret`, whose repr and str are redacted, so no log line, status or
 traceback can show them by accident.
+
+Each problem is a `Said` (config.* in actors/data/i18n/), so a ConfigError
+reads in Korean or English: `str()` is English, `.text(language)` either;
+the file name and the setting's path stay as they are in both.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
+import string
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from .chat import Platform
 from .control.server import ControlSettings
+from .i18n import DEFAULT, Said, says
 from .monitors.chzzk import ChzzkSettings
 from .monitors.chzzk_auth import ChzzkAuthSettings
 from .monitors.retry import RetryRule
@@ -45,8 +52,8 @@ from .session.prompt import (
     DEFAULT_DIGEST_INTRO,
     DEFAULT_TEMPLATES,
     KINDS,
+    PLACEHOLDERS,
     PromptTemplates,
-    check_template,
 )
 from .validators import ValueProblem, at_least, greater_than, one_of, within
 
@@ -59,7 +66,24 @@ ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
 
 
 class ConfigError(Exception):
-    """A configuration mistake; str() is the line(s) to show the user."""
+    """A configuration mistake: one line per problem, each "where: what";
+    where is the file name and the setting's path (never translated), what
+    is a Said. str() is the lines in English; `text(language)` in either."""
+
+    def __init__(self, lines: Iterable[tuple[str, Said]]) -> None:
+        self.lines: tuple[tuple[str, Said], ...] = tuple(lines)
+        super().__init__(self.text(DEFAULT))
+
+    def text(self, language: str = DEFAULT) -> str:
+        return "\n".join(f"{where}: {said.text(language)}" for where, said in self.lines)
+
+
+class WrongType(TypeError):
+    """A value of the wrong type (the converter's hooks); str() is English."""
+
+    def __init__(self, said: Said) -> None:
+        super().__init__(str(said))
+        self.said = said
 
 
 class Secret:
@@ -122,11 +146,10 @@ class RouterConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.settle >= self.max_age:
-            why = f"must be shorter than max_age ({self.max_age:g} s), or chat expires unanswered"
-            raise ValueProblem("settle", why)
+            raise ValueProblem("settle", says("config.settle_before_max_age", max_age=f"{self.max_age:g}"))
         for code, rate in self.rates.items():
             if not (isinstance(rate, int | float) and rate > 0 and math.isfinite(rate)):
-                raise ValueProblem("rates", f"{code}: must be a positive number of USD per unit, got {rate!r}")
+                raise ValueProblem("rates", says("config.rate_positive", code=code, value=repr(rate)))
 
     def routing(self) -> RoutingSettings:
         rates = dict(DEFAULT_RATES) | {code.upper(): Decimal(str(rate)) for code, rate in self.rates.items()}
@@ -153,28 +176,39 @@ class ArchiveConfig:
     path: str = ""  # empty: no archive; else JSON Lines, appended, relative to the config file
 
 
-def _template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+def _template_problem(template: str, allowed: Sequence[str] = PLACEHOLDERS) -> Said | None:
+    """What is wrong with a template, or None: prompt.check_template's rule,
+    told as a Said (Python's own word on a broken template stays English)."""
     try:
-        check_template(value)
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise ValueProblem(attribute.name, str(exc)) from None
+        return says("config.template_invalid", error=str(exc))
+    for name in names:
+        if name not in allowed:
+            shown = ", ".join("{" + p + "}" for p in allowed)
+            return says("config.template_placeholder", name="{" + name + "}", allowed=shown)
+    return None
+
+
+def _template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    said = _template_problem(value)
+    if said is not None:
+        raise ValueProblem(attribute.name, said)
 
 
 def _crowd_template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    try:
-        check_template(value, CROWD_PLACEHOLDERS)
-    except ValueError as exc:
-        raise ValueProblem(attribute.name, str(exc)) from None
+    said = _template_problem(value, CROWD_PLACEHOLDERS)
+    if said is not None:
+        raise ValueProblem(attribute.name, said)
 
 
 def _templates_by_kind(instance: Any, attribute: attrs.Attribute[Any], value: dict[str, str]) -> None:
     for kind, template in value.items():
         if kind not in KINDS:
-            raise ValueProblem(f"{attribute.name}.{kind}", f"unknown kind; use one of {', '.join(KINDS)}")
-        try:
-            check_template(template)
-        except ValueError as exc:
-            raise ValueProblem(f"{attribute.name}.{kind}", str(exc)) from None
+            raise ValueProblem(f"{attribute.name}.{kind}", says("config.template_kind", kinds=", ".join(KINDS)))
+        said = _template_problem(template)
+        if said is not None:
+            raise ValueProblem(f"{attribute.name}.{kind}", said)
 
 
 @attrs.frozen
@@ -202,7 +236,7 @@ class TemplatesConfig:
 
 def _websocket_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value.startswith(("ws://", "wss://")):
-        raise ValueProblem(attribute.name, f"must be a ws:// or wss:// URL, got {value!r}")
+        raise ValueProblem(attribute.name, says("config.websocket_url", value=repr(value)))
 
 
 @attrs.frozen
@@ -233,10 +267,12 @@ class OlvConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.silence_timeout <= self.heartbeat_every:
-            raise ValueProblem(
-                "silence_timeout",
-                f"must be longer than heartbeat_every ({self.heartbeat_every:g} s), got {self.silence_timeout:g}",
+            said = says(
+                "config.silence_after_heartbeat",
+                heartbeat=f"{self.heartbeat_every:g}",
+                value=f"{self.silence_timeout:g}",
             )
+            raise ValueProblem("silence_timeout", said)
 
     def settings(self, batch: int, stop_grace: float | None = None) -> OlvSettings:
         return OlvSettings(
@@ -281,12 +317,13 @@ class BackoffConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.max_delay < self.min_delay:
-            raise ValueProblem("max_delay", f"must be at least min_delay ({self.min_delay:g}), got {self.max_delay:g}")
+            said = says("config.max_delay_after_min", min_delay=f"{self.min_delay:g}", value=f"{self.max_delay:g}")
+            raise ValueProblem("max_delay", said)
 
 
 def _replay_speed(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if not value > 0:  # NaN fails this too; inf is allowed and means no pacing at all
-        raise ValueProblem(attribute.name, f"must be greater than 0 (or inf: no pacing), got {value!r}")
+        raise ValueProblem(attribute.name, says("config.replay_speed", value=repr(value)))
 
 
 @attrs.frozen
@@ -301,7 +338,7 @@ class ReplayConfig:
 
 def _http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value.startswith(("http://", "https://")):
-        raise ValueProblem(attribute.name, f"must be an http:// or https:// URL, got {value!r}")
+        raise ValueProblem(attribute.name, says("config.http_url", value=repr(value)))
 
 
 @attrs.frozen
@@ -348,9 +385,11 @@ def _chzzk_events(instance: Any, attribute: attrs.Attribute[Any], value: tuple[s
     known = ("chat", "donation", "subscription")
     for name in value:
         if name not in known:
-            raise ValueProblem(attribute.name, f"unknown event {name!r}; use any of {', '.join(known)}")
+            raise ValueProblem(
+                attribute.name, says("config.chzzk_event_unknown", name=repr(name), known=", ".join(known))
+            )
     if not value:
-        raise ValueProblem(attribute.name, "subscribe to at least one event (chat, donation, subscription)")
+        raise ValueProblem(attribute.name, says("config.chzzk_events_none"))
 
 
 @attrs.frozen
@@ -434,7 +473,7 @@ class ControlConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.port == 12393:
-            raise ValueProblem("port", "12393 is Open-LLM-VTuber's port; pick another (the default is 12394)")
+            raise ValueProblem("port", says("config.port_is_olv"))
 
     def settings(self) -> ControlSettings:
         return ControlSettings(
@@ -469,20 +508,60 @@ def secret_values(config: Config) -> list[str]:
 # ---- the converter ------------------------------------------------------------
 
 
-def _type_name(value: object) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
+_TYPE_NAMES = {
+    bool: "config.type_boolean",
+    int: "config.type_integer",
+    float: "config.type_number",
+    str: "config.type_string",
+    list: "config.type_list",
+    dict: "config.type_dict",
+    datetime.datetime: "config.type_datetime",
+    datetime.date: "config.type_date",
+    datetime.time: "config.type_time",
+}
 
 
-def _strict(expected: str, accept: Callable[[object], bool], convert: Callable[[Any], Any]) -> Any:
+def _type_name(value: object) -> Said:
+    key = _TYPE_NAMES.get(type(value))
+    return says(key) if key else says("config.type_other", name=type(value).__name__)
+
+
+def _shown(value: object) -> str | Said:
+    """A wrong value as the error shows it: a scalar itself, anything else by its type."""
+    return repr(value) if isinstance(value, str | int | float | bool) else _type_name(value)
+
+
+def _wrong(key: str, got: str | Said) -> WrongType:
+    """'expected ..., got <got>', `key` one of config.expected_*."""
+    return WrongType(says(key, got=got))
+
+
+def _strict(key: str, accept: Callable[[object], bool], convert: Callable[[Any], Any]) -> Any:
     def hook(value: object, _type: object) -> Any:
         if not accept(value):
-            shown = repr(value) if isinstance(value, str | int | float | bool) else _type_name(value)
-            raise TypeError(f"expected {expected}, got {shown}")
+            raise _wrong(key, _shown(value))
         return convert(value)
 
     return hook
+
+
+def _check_weights(value: Mapping[str, Any]) -> None:
+    """Weights' own rule (a finite number >= 0), checked before it runs so
+    the mistake names its key and reads in the streamer's language."""
+    names = {field.name for field in attrs.fields(Weights)}
+    problems = [
+        ValueProblem(name, says("config.weight", value=repr(v)))
+        for name, v in value.items()
+        if name in names
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and not (math.isfinite(v) and v >= 0)
+    ]
+    if problems:
+        raise ExceptionGroup("weights", problems)
+
+
+_PRECHECKS: Mapping[type, Callable[[Mapping[str, Any]], None]] = {Weights: _check_weights}
 
 
 def _make_converter() -> cattrs.Converter:
@@ -490,17 +569,18 @@ def _make_converter() -> cattrs.Converter:
     # cattrs would happily turn "ten" into an error but 3.7 into 3 and "no"
     # into True; a config file deserves exact types.
     converter.register_structure_hook(
-        int, _strict("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), int)
+        int, _strict("config.expected_integer", lambda v: isinstance(v, int) and not isinstance(v, bool), int)
     )
     converter.register_structure_hook(
-        float, _strict("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool), float)
+        float,
+        _strict("config.expected_number", lambda v: isinstance(v, int | float) and not isinstance(v, bool), float),
     )
-    converter.register_structure_hook(bool, _strict("true or false", lambda v: isinstance(v, bool), bool))
-    converter.register_structure_hook(str, _strict("a string", lambda v: isinstance(v, str), str))
+    converter.register_structure_hook(bool, _strict("config.expected_boolean", lambda v: isinstance(v, bool), bool))
+    converter.register_structure_hook(str, _strict("config.expected_string", lambda v: isinstance(v, str), str))
 
     def secret_hook(value: object, _type: object) -> Secret:
         if not isinstance(value, str):  # never echo it: it may be the secret itself
-            raise TypeError(f"expected a string, got {_type_name(value)}")
+            raise _wrong("config.expected_string", _type_name(value))
         return Secret(value)
 
     converter.register_structure_hook(Secret, secret_hook)
@@ -516,8 +596,7 @@ def _make_converter() -> cattrs.Converter:
 
         def hook(value: object, _type: object) -> Any:
             if not isinstance(value, list):
-                shown = repr(value) if isinstance(value, str | int | float | bool) else _type_name(value)
-                raise TypeError(f'expected a list (like ["a", "b"]), got {shown}')
+                raise _wrong("config.expected_list", _shown(value))
             items = [converter.structure(v, item) for v in value]
             return tuple(items) if origin is tuple else items
 
@@ -525,12 +604,39 @@ def _make_converter() -> cattrs.Converter:
 
     converter.register_structure_hook_factory(is_list_type, list_hook)
 
-    def table_hook(cls: type) -> Callable[[Any, Any], Any]:
-        structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+    # Likewise a table (`rates = 3` was an AttributeError about .items()).
+    def is_dict_type(type_: Any) -> bool:
+        return typing.get_origin(type_) is dict
+
+    def dict_hook(type_: Any) -> Callable[[Any, Any], Any]:
+        key_type, value_type = typing.get_args(type_)
 
         def hook(value: object, _type: object) -> Any:
             if not isinstance(value, dict):
-                raise TypeError(f"expected a table ([section] or {{...}}), got {_type_name(value)}")
+                raise _wrong("config.expected_table", _type_name(value))
+            out, problems = {}, []
+            for k, v in value.items():
+                try:
+                    out[converter.structure(k, key_type)] = converter.structure(v, value_type)
+                except Exception as exc:  # every bad entry, each one line
+                    problems.append(exc)
+            if problems:
+                raise ExceptionGroup("table", problems)
+            return out
+
+        return hook
+
+    converter.register_structure_hook_factory(is_dict_type, dict_hook)
+
+    def table_hook(cls: type) -> Callable[[Any, Any], Any]:
+        structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+        precheck = _PRECHECKS.get(cls)
+
+        def hook(value: object, _type: object) -> Any:
+            if not isinstance(value, dict):
+                raise _wrong("config.expected_table", _type_name(value))
+            if precheck is not None:
+                precheck(value)
             return structure(value, cls)
 
         return hook
@@ -542,8 +648,11 @@ def _make_converter() -> cattrs.Converter:
 CONVERTER = _make_converter()
 
 
-def _problems(exc: BaseException, path: tuple[str, ...]) -> list[str]:
-    """Flatten cattrs' exception groups into 'key.path: problem' lines."""
+Problem = tuple[str, Said]  # where (a key path, or a file name) and what
+
+
+def _problems(exc: BaseException, path: tuple[str, ...]) -> list[Problem]:
+    """Flatten cattrs' exception groups into (key.path, problem) pairs."""
     if isinstance(exc, cattrs.ClassValidationError):
         with_notes, without = exc.group_exceptions()
         lines = []
@@ -555,13 +664,16 @@ def _problems(exc: BaseException, path: tuple[str, ...]) -> list[str]:
     if isinstance(exc, BaseExceptionGroup):
         return [line for sub in exc.exceptions for line in _problems(sub, path)]
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [f"{'.'.join((*path, key))}: unknown setting" for key in sorted(exc.extra_fields)]
+        return [(".".join((*path, key)), says("config.unknown_setting")) for key in sorted(exc.extra_fields)]
     if isinstance(exc, ValueProblem):
-        return [f"{'.'.join((*path, exc.field))}: {exc}"]
+        return [(".".join((*path, exc.field)), exc.said)]
     where = ".".join(path) or "(top level)"
+    if isinstance(exc, WrongType):
+        return [(where, exc.said)]
+    # Nothing we raise comes here: Python's own words, untranslated.
     if isinstance(exc, TypeError | ValueError):
-        return [f"{where}: {exc}"]
-    return [f"{where}: {type(exc).__name__}: {exc}"]
+        return [(where, says("config.problem", problem=str(exc)))]
+    return [(where, says("config.problem", problem=f"{type(exc).__name__}: {exc}"))]
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
@@ -576,53 +688,41 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             table[keys[-1]] = value
 
 
-def _check_whole(config: Config) -> list[str]:
+def _check_whole(config: Config) -> list[Problem]:
     """Rules that span several settings."""
-    problems = []
+    problems: list[Problem] = []
     monitors = config.monitors
     control = config.control
     if control.enabled and control.host not in ("127.0.0.1", "::1", "localhost") and not control.token:
-        problems.append(
-            f"control.token: needed to listen on {control.host} (beyond this machine anyone could drive the"
-            ' service); set one, or CONTROL_TOKEN, or keep host = "127.0.0.1"'
-        )
+        problems.append(("control.token", says("config.token_needed", host=control.host)))
     youtube = monitors.youtube
     if youtube.enabled and not youtube.api_key:
-        problems.append("monitors.youtube.api_key: needed when the YouTube monitor is enabled (or YOUTUBE_API_KEY)")
+        problems.append(("monitors.youtube.api_key", says("config.youtube_api_key")))
     if youtube.enabled and not (youtube.video_id or youtube.channel_id):
-        problems.append("monitors.youtube: set video_id (the live video) or channel_id (to find it)")
+        problems.append(("monitors.youtube", says("config.youtube_video")))
     chzzk = monitors.chzzk
     if chzzk.enabled:
         for name in ("client_id", "client_secret"):
             if not getattr(chzzk, name):
                 problems.append(
-                    f"monitors.chzzk.{name}: needed when the Chzzk monitor is enabled (or CHZZK_{name.upper()});"
-                    " it is on your app's page at developers.chzzk.naver.com"
+                    (f"monitors.chzzk.{name}", says("config.chzzk_credential", env=f"CHZZK_{name.upper()}"))
                 )
         if not control.enabled:
-            problems.append(
-                "control.enabled: the Chzzk monitor needs the control surface on, because Chzzk's OAuth"
-                " consent comes back to its /chzzk/callback"
-            )
+            problems.append(("control.enabled", says("config.chzzk_needs_control")))
     live = [name for name in ("youtube", "chzzk") if getattr(monitors, name).enabled]
     if live and monitors.replay.enabled and not monitors.replay.path:
         # The demo's made-up viewers would be answered beside real chat, and
         # the service would stop itself when the demo ends, mid-stream.
-        problems.append(
-            f"monitors.replay.enabled: the bundled demo chat is still on beside monitors.{live[0]}; set"
-            " monitors.replay.enabled = false to go live (see examples/ for configs made for streaming)"
-        )
+        problems.append(("monitors.replay.enabled", says("config.demo_beside_live", live=live[0])))
     elif live and monitors.replay.enabled and monitors.replay.ends_run:
-        problems.append(
-            f"monitors.replay.ends_run: the service would stop when {monitors.replay.path} ends, while"
-            f" monitors.{live[0]} still reads live chat; set ends_run = false, or turn the replay off"
-        )
+        said = says("config.replay_ends_run", path=monitors.replay.path, live=live[0])
+        problems.append(("monitors.replay.ends_run", said))
     if not (monitors.replay.enabled or monitors.youtube.enabled or monitors.chzzk.enabled):
-        problems.append("monitors: no monitor is enabled; enable monitors.replay, youtube or chzzk")
+        problems.append(("monitors", says("config.no_monitor")))
     if monitors.replay.enabled and monitors.replay.path:
         path = config.base_dir / monitors.replay.path
         if not path.is_file():
-            problems.append(f"monitors.replay.path: no such file: {monitors.replay.path}")
+            problems.append(("monitors.replay.path", says("config.replay_missing", path=monitors.replay.path)))
         else:
             # Readable is all that is checked: the replay streams the file and
             # skips a bad line by its number, so one bad byte costs one record.
@@ -630,7 +730,8 @@ def _check_whole(config: Config) -> list[str]:
                 with path.open("rb") as file:
                     file.read(1)
             except OSError as exc:
-                problems.append(f"monitors.replay.path: cannot read it ({exc.strerror}): {monitors.replay.path}")
+                said = says("config.replay_unreadable", error=str(exc.strerror), path=monitors.replay.path)
+                problems.append(("monitors.replay.path", said))
     return problems
 
 
@@ -641,18 +742,19 @@ def parse_config(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+        # tomllib's own words (line and column) stay English
+        raise ConfigError([(name, says("config.not_toml", error=str(exc)))]) from None
     _apply_env(data, os.environ if env is None else env)
     if "base_dir" in data:
-        raise ConfigError(f"{name}: base_dir: unknown setting")
+        raise ConfigError([(f"{name}: base_dir", says("config.unknown_setting"))])
     try:
         config = CONVERTER.structure(data, Config)
     except Exception as exc:
-        raise ConfigError("\n".join(f"{name}: {line}" for line in _problems(exc, ()))) from None
+        raise ConfigError((f"{name}: {where}", said) for where, said in _problems(exc, ())) from None
     config = attrs.evolve(config, base_dir=base_dir)
     problems = _check_whole(config)
     if problems:
-        raise ConfigError("\n".join(f"{name}: {line}" for line in problems))
+        raise ConfigError((f"{name}: {where}", said) for where, said in problems)
     return config
 
 
@@ -661,11 +763,11 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError([(str(path), says("config.no_such_file"))]) from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
+        raise ConfigError([(str(path), says("config.is_directory"))]) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError([(str(path), says("config.not_utf8"))]) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise ConfigError([(str(path), says("config.cannot_read", error=str(exc.strerror)))]) from None
     return parse_config(text, name=str(path), base_dir=path.parent, env=env)

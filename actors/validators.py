@@ -4,6 +4,9 @@ cattrs reports where a value failed to *structure*, but an attrs validator's
 error arrives without the field's name; these carry it, so a config mistake
 becomes "router.capacity: must be at least 1, got 0" rather than a bare
 message. Any settings class (config, filters, scoring) can use them.
+
+The message is a `Said` (config.* in the catalogue), so the streamer reads
+it in their language; `str()` of the error is its English.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ from typing import Any
 
 import attrs
 
+from .i18n import Said, says
+
 
 class ValueProblem(ValueError):
-    """Raised by validators: carries the field name cattrs would lose."""
+    """Raised by validators: carries the field name cattrs would lose, and
+    the problem as a Said; str() is its English."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, said: Said) -> None:
+        super().__init__(str(said))
         self.field = field
+        self.said = said
 
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
@@ -29,7 +36,7 @@ Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 def greater_than(bound: float) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None and not (value > bound and math.isfinite(value)):
-            raise ValueProblem(attribute.name, f"must be greater than {bound:g}, got {value!r}")
+            raise ValueProblem(attribute.name, says("config.greater_than", bound=f"{bound:g}", value=repr(value)))
 
     return check
 
@@ -37,7 +44,7 @@ def greater_than(bound: float) -> Validator:
 def at_least(bound: float) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None and not (value >= bound and math.isfinite(value)):
-            raise ValueProblem(attribute.name, f"must be at least {bound:g}, got {value!r}")
+            raise ValueProblem(attribute.name, says("config.at_least", bound=f"{bound:g}", value=repr(value)))
 
     return check
 
@@ -45,7 +52,8 @@ def at_least(bound: float) -> Validator:
 def within(low: float, high: float) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not low <= value <= high:
-            raise ValueProblem(attribute.name, f"must be within [{low:g}, {high:g}], got {value!r}")
+            said = says("config.within", low=f"{low:g}", high=f"{high:g}", value=repr(value))
+            raise ValueProblem(attribute.name, said)
 
     return check
 
@@ -53,6 +61,6 @@ def within(low: float, high: float) -> Validator:
 def one_of(*choices: str) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in choices:
-            raise ValueProblem(attribute.name, f"must be one of {', '.join(choices)}; got {value!r}")
+            raise ValueProblem(attribute.name, says("config.one_of", choices=", ".join(choices), value=repr(value)))
 
     return check

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import typing
 from pathlib import Path
 
@@ -268,3 +271,193 @@ def test_the_example_configs_are_valid_and_never_replay_the_demo(example):
 
 def test_there_are_examples_for_each_way_of_going_live():
     assert {p.name for p in (REPO / "examples").glob("*.toml")} >= {"youtube.toml", "chzzk.toml", "both-with-olv.toml"}
+
+
+# ---- in Korean too --------------------------------------------------------------
+
+
+def has_hangul(text: str) -> bool:
+    return any("\uac00" <= c <= "\ud7a3" for c in text)
+
+
+def config_error(text: str, **kwargs) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, **kwargs)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        # a validator's bound
+        ("[router]\ncapacity = 0", "config.toml: router.capacity: must be at least 1, got 0"),
+        # a wrong type
+        (
+            '[monitors.youtube]\nmax_retries = "ten"',
+            "config.toml: monitors.youtube.max_retries: expected an integer, got 'ten'",
+        ),
+        ("[routr]\ncapacity = 2", "config.toml: routr: unknown setting"),
+        # a rule across settings
+        (
+            "[monitors.replay]\nenabled = false\n"
+            '[monitors.chzzk]\nenabled = true\nclient_id = "id"\nclient_secret = "s"',
+            "config.toml: control.enabled: the Chzzk monitor needs the control surface on, because Chzzk's"
+            " OAuth consent comes back to its /chzzk/callback",
+        ),
+        (
+            '[monitors.replay]\nspeed = 0\n[session.templates]\nchat = "{user}"',
+            "config.toml: session.templates.chat: unknown placeholder {user};"
+            " use {platform}, {label}, {amount}, {author}, {roles}, {text}\n"
+            "config.toml: monitors.replay.speed: must be greater than 0 (or inf: no pacing), got 0.0",
+        ),
+    ],
+)
+def test_a_mistake_reads_in_korean_naming_the_same_setting(text, english):
+    error = config_error(text, env={})
+    assert str(error) == english  # the English is what it always was
+    korean = error.text("ko").split("\n")
+    assert len(korean) == len(english.split("\n"))
+    for en_line, ko_line in zip(english.split("\n"), korean, strict=True):
+        where = ": ".join(en_line.split(": ")[:2])  # "config.toml: router.capacity"
+        assert ko_line.startswith(where + ": ") and has_hangul(ko_line), ko_line
+    assert error.text("en") == english
+
+
+def test_a_wrong_type_names_the_type_in_korean_too():
+    error = config_error("[monitors.chzzk]\nclient_secret = 123456789012", env={})
+    assert error.text("ko") == (
+        'config.toml: monitors.chzzk.client_secret: 따옴표로 감싼 문자열이어야 합니다 (예: "abc") (입력한 값: 정수)'
+    )
+
+
+def test_the_files_own_mistakes_read_in_korean(tmp_path):
+    bad_toml = config_error("[router\ncapacity = 2", env={})
+    assert str(bad_toml).startswith("config.toml: not valid TOML: ")
+    ko = bad_toml.text("ko")
+    assert ko.startswith("config.toml: ") and has_hangul(ko)
+    assert ko.endswith(str(bad_toml).removeprefix("config.toml: not valid TOML: "))  # tomllib's own words, as they are
+
+    with pytest.raises(ConfigError) as missing:
+        load_config(tmp_path / "nope.toml")
+    assert str(missing.value) == f"{tmp_path / 'nope.toml'}: no such file"
+    assert missing.value.text("ko").startswith(f"{tmp_path / 'nope.toml'}: ") and has_hangul(missing.value.text("ko"))
+
+    with pytest.raises(ConfigError) as directory:
+        load_config(tmp_path)
+    assert str(directory.value) == f"{tmp_path}: is a directory, not a config file"
+    assert has_hangul(directory.value.text("ko"))
+
+    (tmp_path / "latin1.toml").write_bytes("# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as not_utf8:
+        load_config(tmp_path / "latin1.toml")
+    assert str(not_utf8.value).endswith("latin1.toml: not UTF-8 text")
+    assert has_hangul(not_utf8.value.text("ko"))
+
+
+def test_a_negative_weight_names_its_key_in_both_languages():
+    error = config_error("[router.weights]\npaid_base = -1\nowner = inf", env={})
+    assert str(error).split("\n") == [
+        "config.toml: router.weights.paid_base: must be a finite number >= 0, got -1",
+        "config.toml: router.weights.owner: must be a finite number >= 0, got inf",
+    ]
+    assert all(line.startswith("config.toml: router.weights.") for line in error.text("ko").split("\n"))
+    assert has_hangul(error.text("ko"))
+
+
+def test_a_table_setting_given_a_number_is_one_line_not_a_python_error():
+    # It used to be "router.rates: AttributeError: 'int' object has no attribute 'items'".
+    error = config_error("[router]\nrates = 3", env={})
+    assert str(error) == "config.toml: router.rates: expected a table ([section] or {...}), got an integer"
+    assert error.text("ko").startswith("config.toml: router.rates: ") and has_hangul(error.text("ko"))
+
+
+# Settings of each type, and names that are none, for any value of any type.
+MISTAKE_SETTINGS = [
+    *INT_SETTINGS,
+    ("router", "max_age"),
+    ("router", "similarity"),
+    ("router", "vtuber_names"),
+    ("router", "rates"),
+    ("router", "bogus"),
+    ("router.weights", "owner"),
+    ("monitors.backoff", "jitter"),
+    ("monitors.replay", "enabled"),
+    ("monitors.replay", "speed"),
+    ("monitors.chzzk", "events"),
+    ("monitors.chzzk", "redirect_uri"),
+    ("session", "kind"),
+    ("session.olv", "url"),
+    ("service", "language"),
+    ("control", "port"),
+    ("control", "tokn"),
+]
+ANY_VALUE = (
+    st.integers(-5, 70_000)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.booleans()
+    | st.lists(st.integers(0, 9), max_size=2)
+)
+
+
+def toml_any(value: object) -> str:
+    return repr(value) if isinstance(value, list) else toml_value(value)
+
+
+@given(st.dictionaries(st.sampled_from(MISTAKE_SETTINGS), ANY_VALUE, min_size=1, max_size=4))
+def test_every_line_names_the_same_place_in_both_languages(settings):
+    sections: dict[str, list[str]] = {}
+    for (section, key), value in settings.items():
+        sections.setdefault(section, []).append(f"{key} = {toml_any(value)}")
+    text = "".join(f"[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items())
+    try:
+        parse_config(text, env={})
+    except ConfigError as error:
+        english, korean = str(error).split("\n"), error.text("ko").split("\n")
+        assert len(english) == len(korean) == len(error.lines)
+        for (where, _), en_line, ko_line in zip(error.lines, english, korean, strict=True):
+            assert where.startswith("config.toml: ")
+            assert en_line.startswith(where + ": ") and ko_line.startswith(where + ": ")
+            assert has_hangul(ko_line[len(where) :]), ko_line  # nothing left in English only
+
+
+# ---- the console's language -------------------------------------------------------
+
+
+def run_actors(config: Path, lang: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "YOUTUBE_", "CHZZK_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "actors", str(config), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        cwd=REPO,
+        env={**env, "LANG": lang, "PYTHONIOENCODING": "utf-8"},
+    )
+
+
+def test_the_console_tells_a_config_mistake_in_the_locales_language_unless_the_file_says(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[router]\ncapacity = 0\n", encoding="utf-8")
+    korean = run_actors(config, "ko_KR.UTF-8")
+    assert korean.returncode == 2
+    assert korean.stderr.startswith(f"{config}: router.capacity: ") and has_hangul(korean.stderr), korean.stderr
+
+    config.write_text('[service]\nlanguage = "en"\n[router]\ncapacity = 0\n', encoding="utf-8")
+    english = run_actors(config, "ko_KR.UTF-8")
+    assert english.returncode == 2
+    assert english.stderr.strip() == f"{config}: router.capacity: must be at least 1, got 0"
+
+    config.write_text('[service]\nlanguage = "ko"\n[router\n', encoding="utf-8")  # not TOML: the locale decides
+    broken = run_actors(config, "en_US.UTF-8")
+    assert broken.returncode == 2
+    assert broken.stderr.startswith(f"{config}: not valid TOML: ") and not has_hangul(broken.stderr)
+
+
+def test_check_says_ok_in_the_consoles_language(tmp_path):
+    config = tmp_path / "fine.toml"
+    config.write_text('[service]\nlanguage = "ko"\n', encoding="utf-8")
+    result = run_actors(config, "en_US.UTF-8", "--check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{config}: ") and has_hangul(result.stdout)
