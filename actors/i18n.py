@@ -25,9 +25,12 @@ import functools
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from supervision import ChildContext
 
 LANGUAGES = ("en", "ko")
 DEFAULT = "en"
@@ -76,7 +79,7 @@ class Said:
     """
 
     key: str
-    params: Mapping[str, "Param | Said"] = attrs.field(factory=dict)
+    params: Mapping[str, Param | Said] = attrs.field(factory=dict)
 
     def text(self, language: str = DEFAULT) -> str:
         params = {k: v.text(language) if isinstance(v, Said) else v for k, v in self.params.items()}
@@ -93,8 +96,47 @@ class Said:
         }
 
 
-def says(key: str, **params: "Param | Said") -> Said:
+def says(key: str, **params: Param | Said) -> Said:
     return Said(key, params)
+
+
+def tell(ctx: ChildContext, said: Said) -> None:
+    """Set an actor's status: English text for the log, the Said for each
+    reader to render in its own language (the dashboard, the console)."""
+    ctx.set_status(said.text(), said.to_dict())
+
+
+def render(detail: object, language: str, fallback: str = "") -> str:
+    """A Said's dict (as `to_dict` made it, e.g. from a status snapshot)
+    in `language`; `fallback` when it is not one or names no known key."""
+    if not (isinstance(detail, Mapping) and isinstance(detail.get("key"), str)):
+        return fallback
+    key = detail["key"]
+    if key not in catalogue(DEFAULT):
+        return fallback
+    raw = detail.get("params")
+    params = {
+        str(k): render(v, language, str(v)) if isinstance(v, Mapping) else v
+        for k, v in (raw.items() if isinstance(raw, Mapping) else ())
+    }
+    try:
+        return text(key, language, **params)
+    except (KeyError, IndexError, ValueError):
+        return fallback
+
+
+class SaidError(Exception):
+    """An error a streamer can read in their language: `str()` is English
+    (logs, tests), `said` renders in any; `detail` is what supervision
+    passes on to the pages (supervision.error_detail)."""
+
+    def __init__(self, said: Said | str) -> None:
+        self.said = said if isinstance(said, Said) else says("status.error", error=said)
+        super().__init__(self.said.text())
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return self.said.to_dict()
 
 
 def page_language(setting: str, accept_language: str | None = None, asked: str | None = None) -> str:

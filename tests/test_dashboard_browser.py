@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -373,8 +374,23 @@ LANGUAGE_PROBE = """(() => {
     pause: document.getElementById('pause').textContent,
     notice: document.getElementById('notice').textContent,
     statusUpdates: Number(document.body.dataset.statusUpdates || 0),
+    actorStatuses: [...document.querySelectorAll('#tree li > div.muted.small')].map((e) => e.textContent),
+    chzzkProblem: document.getElementById('chzzk-problem').textContent,
   };
 })()"""
+
+
+def status_patterns(language: str) -> list[re.Pattern[str]]:
+    """Every actor status this language can show, as a pattern (a
+    placeholder matches any text); the bare-error one is left out."""
+    from actors.i18n import catalogue
+
+    patterns = []
+    for key, template in catalogue(language).items():
+        if key.startswith("status.") and key != "status.error":
+            parts = re.split(r"\{\w+\}", template)
+            patterns.append(re.compile(".+?".join(re.escape(part) for part in parts) + r"\Z", re.S))
+    return patterns
 
 
 async def test_switching_language_switches_every_visible_string(tmp_path):
@@ -405,6 +421,14 @@ async def test_switching_language_switches_every_visible_string(tmp_path):
                         await trio.sleep(0.2)
                         seen = await devtools.evaluate(LANGUAGE_PROBE) or {}
                 assert seen["lang"] == language and seen["title"] == strings["title"]
+                # What each actor says of itself is in this language too.
+                statuses = seen["actorStatuses"]
+                assert len(statuses) >= 4, statuses  # replay, chzzk, router, session, control...
+                for line in statuses:
+                    assert any(p.match(line) for p in status_patterns(language)), (language, line)
+                waiting_for_login = catalogue(language)["status.chzzk_not_yet"]
+                assert any(waiting_for_login in line for line in statuses), statuses
+                assert waiting_for_login in seen["chzzkProblem"] or not seen["chzzkProblem"], seen["chzzkProblem"]
                 for key, shown in seen["shown"].items():
                     # the labelled texts the page did not change since (the pause button, live)
                     if key not in ("pause", "connecting", "no_answer", "first_status", "no_chat", "yt_poll"):

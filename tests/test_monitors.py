@@ -33,7 +33,7 @@ def make_ctx(child_id: str = "m") -> ChildContext:
         incarnation=1,
         hooks=(),
         on_started=lambda: None,
-        on_status=lambda t: None,
+        on_status=lambda text, detail: None,
     )
 
 

@@ -42,7 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from supervision import ChildContext, ChildState, Supervisor
 
 from ..chat import ChatEvent, one_per_viewer
-from ..i18n import catalogue, page_language
+from ..i18n import catalogue, page_language, says, tell
 from ..i18n import text as i18n_text
 from ..ledger import Fate
 from .cockpit import ACTIONS, Cockpit
@@ -185,7 +185,8 @@ def chzzk_status(service: Service) -> dict[str, Any] | None:
     return {
         "authorized": auth.has_token,
         "authorize_at": None if auth.has_token else auth.s.authorize_page,
-        "problem": auth.problem,
+        "problem": None if auth.problem is None else str(auth.problem),
+        "problem_detail": None if auth.problem is None else auth.problem.to_dict(),
         "token_expires_in_s": None if expires_at is None else round(expires_at - auth.wall()),
         "refreshes": auth.refreshes,
         "connects": cursor.connects,
@@ -473,7 +474,7 @@ class ControlSurface:
             app: Any = guard  # an ASGI app; hypercorn's type names its own protocol
             binds = await nursery.start(functools.partial(serve, app, config, shutdown_trigger=ctx.stopping.wait))
             self.emit("control.listening", urls=list(binds))
-            ctx.set_status(" ".join(binds))
+            tell(ctx, says("status.control_listening", urls=" ".join(binds)))
             ctx.started()
             # Both end on the stop request: hypercorn closes gracefully
             # (connections get graceful_timeout), the pusher at once.

@@ -51,6 +51,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent
 from ..groups import leaves
+from ..i18n import Param, Said, says, tell
 from ..router.filters import BoundedLRU
 from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .chzzk_auth import ChzzkAuth, NeedsAuthorization
@@ -176,8 +177,10 @@ class ChzzkMonitor:
         # socket was still closing.
         if self.auth.has_token:
             return
-        ctx.set_status(f"not authorised ({need.why}): open {need.url}")
-        self.emit("chzzk.needs_authorization", "warning", why=need.why, open=need.url)
+        tell(ctx, need.said)
+        self.emit(
+            "chzzk.needs_authorization", "warning", why=str(need.why), why_detail=need.why.to_dict(), open=need.url
+        )
         while not self.auth.has_token:
             await self.auth.authorized()
         self.emit("chzzk.authorized")
@@ -212,14 +215,9 @@ class ChzzkMonitor:
             return unwrap(response.status_code, response.content)
         except ChzzkApiError as exc:
             if exc.invalid_client:
-                raise FatalMonitorError(
-                    "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
-                ) from None
+                raise FatalMonitorError(says("status.chzzk_client_refused")) from None
             if exc.status == 403:
-                raise FatalMonitorError(
-                    f"Chzzk refused {path} ({exc}): the app lacks a scope it needs (chat, donation and"
-                    " subscription reading must be approved for it); fix the app, then authorise again"
-                ) from None
+                raise FatalMonitorError(says("status.chzzk_scope_refused", path=path, error=str(exc))) from None
             # A server that says when to come back is obeyed exactly, by the retry rule.
             exc.retry_after = parse_retry_after(response.headers.get("retry-after"), self.wall())
             if exc.retry_after is not None:
@@ -229,7 +227,7 @@ class ChzzkMonitor:
     # ---- one connection -----------------------------------------------------------------------
 
     async def _connection(self, ctx: ChildContext, client: httpx.AsyncClient, delivered: Callable[[], None]) -> None:
-        ctx.set_status("connecting")
+        tell(ctx, says("status.chzzk_connecting"))
         url = socket_url(session_url_of(await self._call(client, "GET", "/open/v1/sessions/auth", None)))
         # Never the URL in an error: its `auth` query is a credential.
         try:
@@ -307,7 +305,7 @@ class ChzzkMonitor:
             delivered()  # subscribed and confirmed on the socket: the outage is over
             self.emit("chzzk.live", session=_short(sock.session_key), subscribed=list(cursor.subscribed))
             while True:  # the reader or the pinger ends this, by raising
-                ctx.set_status(self._live_status())
+                tell(ctx, self._live_status())
                 await sock.activity.wait()
                 sock.activity = trio.Event()
                 await trio.sleep(1.0)  # at most one status update a second, none while quiet
@@ -354,12 +352,14 @@ class ChzzkMonitor:
         if missing:
             raise TimeoutError(f"no SYSTEM subscribed for {', '.join(missing)} within {self.s.subscribe_timeout:g}s")
 
-    def _live_status(self) -> str:
+    def _live_status(self) -> Said:
         cursor = self.cursor
         events = ", ".join(e.lower() for e in cursor.subscribed)
         refused = ", ".join(sorted(e.lower() for e in cursor.refused))
-        refused = f" | refused (scope): {refused}" if refused else ""
-        return f"live | session {_short(cursor.session_key)} | {events} | {cursor.emitted} messages{refused}"
+        said: dict[str, Param] = {"session": _short(cursor.session_key), "events": events, "n": cursor.emitted}
+        if refused:
+            return says("status.chzzk_live_refused", refused=refused, **said)
+        return says("status.chzzk_live", **said)
 
 
 # Which error speaks for a connection when several tasks failed at once:

@@ -34,6 +34,7 @@ import attrs
 import httpx
 import trio
 
+from ..i18n import Said, SaidError, says
 from .chzzk_api import ChzzkApiError, PayloadError, TokenPair, parse_token, unwrap
 from .retry import FatalMonitorError
 
@@ -44,11 +45,11 @@ STATE_TTL = 600.0  # seconds an authorisation attempt may take
 MAX_PENDING_STATES = 16  # a few tabs; more is someone hammering /chzzk/auth
 
 
-class NeedsAuthorization(Exception):
+class NeedsAuthorization(SaidError):
     """No usable token: the streamer must open `url` and allow access."""
 
-    def __init__(self, why: str, url: str) -> None:
-        super().__init__(f"{why}: open {url} to connect your Chzzk account")
+    def __init__(self, why: Said, url: str) -> None:
+        super().__init__(says("status.chzzk_needs_auth", why=why, url=url))
         self.why = why
         self.url = url
 
@@ -146,7 +147,7 @@ class ChzzkAuth:
         self._lock = trio.Lock()
         self._authorized = trio.Event()
         self._states: dict[str, float] = {}  # state -> trio deadline
-        self.problem: str | None = None  # why we need authorising, for the status
+        self.problem: Said | None = None  # why we need authorising, for the status
         self.refreshes = 0
 
     # ---- what the others ask ---------------------------------------------------------------
@@ -173,7 +174,7 @@ class ChzzkAuth:
         refreshed again: every refresh spends a single-use token)."""
         pair = self._current()
         if pair is None:
-            raise self._needs(self.problem or "Chzzk is not authorised yet")
+            raise self._needs(self.problem or says("status.chzzk_not_yet"))
         stale = refused is not None and pair.access_token == refused
         if refresh or stale or pair.expires_at - self.wall() < self.s.refresh_margin:
             pair = await self._refresh(client, pair)
@@ -233,21 +234,21 @@ class ChzzkAuth:
             try:
                 self._pair = self.store.load()
             except ValueError as exc:
-                self.problem = "the token file is damaged"
+                self.problem = says("status.chzzk_token_damaged")
                 self.emit("chzzk.token_file_damaged", "error", error=str(exc))
             except OSError as exc:
-                self.problem = f"the token file cannot be read ({exc.strerror})"
+                self.problem = says("status.chzzk_token_unreadable", error=str(exc.strerror))
                 self.emit("chzzk.token_file_unreadable", "error", error=f"{exc.strerror}: {self.store.path}")
         return self._pair
 
-    def _needs(self, why: str) -> NeedsAuthorization:
+    def _needs(self, why: Said) -> NeedsAuthorization:
         return NeedsAuthorization(why, self.s.authorize_page)
 
     async def _refresh(self, client: httpx.AsyncClient, stale: TokenPair) -> TokenPair:
         async with self._lock:
             current = self._pair
             if current is None:
-                raise self._needs(self.problem or "Chzzk is not authorised yet")
+                raise self._needs(self.problem or says("status.chzzk_not_yet"))
             if current is not stale:
                 return current  # refreshed (or re-authorised) while we waited for the lock
             body = {
@@ -265,15 +266,13 @@ class ChzzkAuth:
                     self._store(pair, why="refreshed")
             except ChzzkApiError as exc:
                 if exc.invalid_client:
-                    raise FatalMonitorError(
-                        "Chzzk refused the client id or secret (INVALID_CLIENT); check monitors.chzzk"
-                    ) from None
+                    raise FatalMonitorError(says("status.chzzk_client_refused")) from None
                 if exc.status in (400, 401, 403):
                     # The refresh token is spent, expired (30 days) or revoked:
                     # only the streamer can fix that, by authorising again.
                     self._pair = None
                     self.store.clear()
-                    self.problem = f"Chzzk refused the refresh token ({exc})"
+                    self.problem = says("status.chzzk_refresh_refused", error=str(exc))
                     self.emit("chzzk.refresh_refused", "error", error=str(exc), authorize=self.s.authorize_page)
                     raise self._needs(self.problem) from None
                 raise

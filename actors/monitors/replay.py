@@ -51,6 +51,7 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
+from ..i18n import says, tell
 from ..records import RecordError, read_raw_records
 from .retry import FatalMonitorError, RetryRule, run_with_retries
 
@@ -105,7 +106,7 @@ class ReplaySource:
         try:
             return self.path.open("rb")
         except IsADirectoryError:  # retrying cannot fix that
-            raise FatalMonitorError(f"{self.path}: is a directory, not a chat recording") from None
+            raise FatalMonitorError(says("status.replay_directory", path=str(self.path))) from None
 
 
 async def _read(source: ReplaySource, file: BinaryIO, out: trio.MemorySendChannel[list[Item]]) -> None:
@@ -178,7 +179,7 @@ async def run_replay(
             delivered()  # progress: a failure after this is a new outage
             if trio.current_time() - status_at >= STATUS_EVERY:
                 status_at = trio.current_time()
-                ctx.set_status(f"{source.label}: {cursor.emitted} records played")
+                tell(ctx, says("status.replay_playing", file=source.label, n=cursor.emitted))
 
         try:
             file = source.open()
@@ -210,7 +211,7 @@ async def run_replay(
                     await hand_over(heapq.heappop(window)[2])
         if stop.cancelled_caught:
             return  # stopped midway: the file did not end
-        ctx.set_status(f"{source.label}: {cursor.emitted} records played, {cursor.bad_lines} bad lines skipped")
+        tell(ctx, says("status.replay_finished", file=source.label, n=cursor.emitted, bad=cursor.bad_lines))
         emit("replay.finished", file=source.label, emitted=cursor.emitted, bad_lines=cursor.bad_lines)
 
     def on_retry(failures: int, delay: float, exc: Exception) -> None:

@@ -40,17 +40,18 @@ import trio
 from supervision import Backoff, ChildContext, backoff_delay
 
 from ..groups import leaves
+from ..i18n import Said, SaidError, says, tell
 
 FIRST_DELAY = 1.0  # s: about a second, for every connection
 MULTIPLIER = 2.0
 JITTER = 0.2  # each wait is shortened by up to this fraction, never lengthened
 
 
-class FatalMonitorError(Exception):
-    """Retrying cannot fix this: stop trying and say why."""
+class FatalMonitorError(SaidError):
+    """Retrying cannot fix this: stop trying and say why (in the streamer's language)."""
 
 
-class RetriesExhausted(Exception):
+class RetriesExhausted(SaidError):
     """The actor's own retry budget is spent; the supervisor takes over."""
 
 
@@ -141,6 +142,20 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def failure_said(exc: BaseException) -> Said:
+    """The same line for a streamer: an error that can say itself in their
+    language does (a refused key, a lapsed login); any other is shown as
+    `describe_failure` wrote it, which is for whoever reads the logs."""
+    said = getattr(exc, "said", None)
+    if isinstance(said, Said):
+        return said
+    if isinstance(exc, BaseExceptionGroup):
+        every = leaves(exc)
+        if len(every) == 1:
+            return failure_said(every[0])
+    return says("status.error", error=describe_failure(exc))
+
+
 Attempt = Callable[[Callable[[], None]], Awaitable[None]]
 
 
@@ -170,10 +185,16 @@ async def run_with_retries(
             delay = budget.on_failure(uniform(), retry_after_of(exc))
             if delay is None:
                 raise RetriesExhausted(
-                    f"{name}: still failing after {rule.max_retries} retries"
-                    f" (at most {rule.retry_interval:g}s apart): {describe_failure(exc)}"
+                    says(
+                        "status.retries_exhausted",
+                        name=name,
+                        max=rule.max_retries,
+                        interval=f"{rule.retry_interval:g}",
+                        error=failure_said(exc),
+                    )
                 ) from exc
             if on_retry is not None:
                 on_retry(budget.failures, delay, exc)
-            ctx.set_status(f"retry {budget.failures}/{rule.max_retries} in {delay:.1f}s: {describe_failure(exc)}")
+            said = failure_said(exc)
+            tell(ctx, says("status.retry", n=budget.failures, max=rule.max_retries, delay=f"{delay:.1f}", error=said))
             await trio.sleep(delay)

@@ -46,6 +46,7 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
+from ..i18n import Said, says, tell
 from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
 from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, parse_retry_after, run_with_retries
 from .youtube_api import (
@@ -178,10 +179,7 @@ class YouTubeMonitor:
         while (wait := quota.wait_for_units(units, now := self.wall())) > 0:
             until = quota.exhausted_until or next_reset(now)
             self.cursor.set_phase(Phase.QUOTA, now, until=until)
-            ctx.set_status(
-                f"quota exhausted (0 of {quota.daily_quota} units left): waiting for the reset at {hhmm(until)}"
-                " (midnight Pacific) to read chat again"
-            )
+            tell(ctx, says("status.youtube_quota_wait", daily=quota.daily_quota, at=hhmm(until)))
             self.emit("youtube.quota_wait", "warning", wait_s=round(wait), until=until.isoformat())
             await trio.sleep(wait + 1.0)
 
@@ -201,7 +199,7 @@ class YouTubeMonitor:
         if error.reason == "quotaExceeded":
             self.quota_exceeded()
         elif key_refused or (error.reason in BAD_KEY and not stream):
-            raise FatalMonitorError(f"YouTube refused the API key or access ({error}); check monitors.youtube")
+            raise FatalMonitorError(says("status.youtube_key_refused", error=str(error)))
         return error
 
     def quota_exceeded(self) -> None:
@@ -257,19 +255,26 @@ class YouTubeMonitor:
                     return chat_id
                 if ended and not self.s.video_id:
                     cursor.searched_video = None  # that one is over: search again later
-            what = f"video {video}" if video else f"channel {self.s.channel_id}"
+            if video:
+                what = says("status.youtube_video", id=video)
+            else:
+                what = says("status.youtube_channel", id=self.s.channel_id)
             wait = self.s.live_check_every
             now = self.wall()
             if cursor.ended_at is not None:
                 wait = min(wait, FIRST_LIVE_CHECK * 2**looks)
                 cursor.set_phase(Phase.ENDED, cursor.ended_at)
-                ctx.set_status(
-                    f"stream ended at {hhmm(cursor.ended_at)} ({cursor.ended_reason}); waiting for the next one"
-                    f" ({what}) since then; {self._quota_text()}"
+                over = says(
+                    "status.youtube_ended",
+                    at=hhmm(cursor.ended_at),
+                    why=cursor.ended_reason or "",
+                    what=what,
+                    quota=self._quota_said(),
                 )
+                tell(ctx, over)
             else:
                 cursor.set_phase(Phase.WAITING, now)
-                ctx.set_status(f"waiting for live ({what}); {self._quota_text()}")
+                tell(ctx, says("status.youtube_waiting", what=what, quota=self._quota_said()))
             looks += 1
             await trio.sleep(wait)
 
@@ -342,9 +347,14 @@ class YouTubeMonitor:
                 raise
             interval = self._interval(hint)
             cursor.interval = interval
-            ctx.set_status(
-                f"live | {cursor.emitted} messages | {self._how(streaming)} {interval:.1f}s | {self._quota_text()}"
+            live = says(
+                "status.youtube_live",
+                n=cursor.emitted,
+                how=self._how(streaming),
+                interval=f"{interval:.1f}",
+                quota=self._quota_said(),
             )
+            tell(ctx, live)
             # Measured from the call's start: a stream connection that lasted
             # less than the planned interval must not cost more than polling.
             await trio.sleep_until(began + interval)
@@ -367,13 +377,13 @@ class YouTubeMonitor:
         until = gate.polling_until or self.wall()
         self.emit("youtube.stream_fallback", "warning", reason=gate.reason, until=until.isoformat())
 
-    def _how(self, streaming: bool) -> str:
+    def _how(self, streaming: bool) -> Said:
         if streaming:
-            return "streaming, reconnecting every"
+            return says("status.youtube_streaming")
         gate = self.cursor.gate
         if self.s.use_stream and gate.polling_until is not None:
-            return f"polling ({gate.reason}; streaming again at {hhmm(gate.polling_until)}) every"
-        return "polling every"
+            return says("status.youtube_polling_fallback", why=gate.reason or "", at=hhmm(gate.polling_until))
+        return says("status.youtube_polling")
 
     async def _take_page(self, page: Page, outbox: trio.MemorySendChannel[ChatEvent], *, first: bool) -> None:
         cursor = self.cursor
@@ -414,9 +424,9 @@ class YouTubeMonitor:
             return max(1.0, cursor.quota.wait_for_units(LIST_COST, self.wall()))
         return planned * cursor.slow_factor
 
-    def _quota_text(self) -> str:
+    def _quota_said(self) -> Said:
         quota = self.cursor.quota
-        return f"quota {quota.used}/{quota.daily_quota} units used, {quota.left(self.wall())} left"
+        return says("status.youtube_quota", used=quota.used, daily=quota.daily_quota, left=quota.left(self.wall()))
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -31,6 +31,7 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent, Kind, Platform
+from ..i18n import says, tell
 from ..ledger import Fate, Ledger
 from . import text as textlib
 from .answered import AnsweredTexts
@@ -455,19 +456,25 @@ class Router:
         ctx.started()
         with ctx.cancel_on_stop():
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._expire_forever)
+                nursery.start_soon(self._tend_forever, ctx)
                 async for event in inbox:
                     self.route(event, trio.current_time())
-                    ctx.set_status(f"{len(self.buffer)} pending")
                 nursery.cancel_scope.cancel()
             # Every monitor is done for good (the demo replay ended): the
             # session still gets what is pending, then the run can end.
             self.buffer.finish_input()
-            ctx.set_status("input ended")
+            tell(ctx, says("status.router_ended"))
 
-    async def _expire_forever(self) -> None:
-        """Old messages expire even when no new one arrives to trigger it."""
+    async def _tend_forever(self, ctx: ChildContext) -> None:
+        """Old messages expire even when no new one arrives to trigger it,
+        and the status says how many wait. Once a second, not per message:
+        the count also changes when the session takes one, and a status
+        made per message would cost the hot path a rendering each."""
+        shown = None
         while True:
+            if (waiting := len(self.buffer)) != shown:
+                shown = waiting
+                tell(ctx, says("status.router_pending", n=waiting))
             await trio.sleep(1.0)
             self.buffer.expire(trio.current_time())
 

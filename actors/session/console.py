@@ -16,6 +16,7 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
+from ..i18n import says, tell
 from ..router.buffer import PendingBuffer, turn_events
 from ..timeline import timeline
 from .failures import TurnNews, report_turn, turn_failed
@@ -80,7 +81,7 @@ async def _turns(
     ctx.started()
     turns = 0
     while not ctx.stopping.is_set():
-        ctx.set_status(f"paused after {turns} turns" if buffer.paused else f"idle after {turns} turns")
+        tell(ctx, says("status.session_paused" if buffer.paused else "status.session_idle", turns=turns))
         picked = None
         with ctx.cancel_on_stop():
             try:
@@ -88,7 +89,7 @@ async def _turns(
                 # fails, it is dropped with the cause instead (see below).
                 picked = await buffer.pull_checkout(batch=batch)
             except trio.EndOfChannel:
-                ctx.set_status(f"all input spoken after {turns} turns")
+                tell(ctx, says("status.session_all_spoken", turns=turns))
                 return
         if picked is None:
             break  # stopped while idle
@@ -113,7 +114,7 @@ async def _turns(
             on_turn_ended=on_turn_ended,
             on_turn_started=on_turn_started,
         )
-    ctx.set_status(f"stopped after {turns} turns")
+    tell(ctx, says("status.session_stopped", turns=turns))
 
 
 async def _speak(
@@ -137,7 +138,7 @@ async def _speak(
     }
     emit("session.turn_started", **fields)
     report_turn(on_turn_started, events, fields, emit)
-    ctx.set_status(f"speaking (turn {turns})")
+    tell(ctx, says("status.session_speaking", turn=turns))
     interrupted = True
     skipped = False
     try:

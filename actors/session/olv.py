@@ -37,6 +37,7 @@ from supervision import ChildContext
 
 from ..chat import ChatEvent, Kind
 from ..groups import leaves
+from ..i18n import says, tell
 from ..monitors.retry import RetryRule, describe_failure, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
 from ..timeline import timeline
@@ -190,7 +191,7 @@ class OlvSession:
 
     async def _connect_and_serve(self, ctx: ChildContext, delivered: Callable[[], None]) -> None:
         s = self.settings
-        ctx.set_status(f"connecting to {s.url}")
+        tell(ctx, says("status.olv_connecting", url=s.url))
         try:
             async with trio_websocket.open_websocket_url(
                 s.url,
@@ -238,7 +239,7 @@ class OlvSession:
         while not ctx.stopping.is_set():
             self._settle_orphans(conn)
             if conn.turns.phase is not Phase.IDLE:
-                ctx.set_status("waiting: a turn we did not start is running")
+                tell(ctx, says("status.olv_foreign_turn"))
                 await self._drive(ctx, conn, None)
                 continue
             if s.new_history_every and self.turns_done - self._history_reset_at >= s.new_history_every:
@@ -247,7 +248,8 @@ class OlvSession:
                 await conn.send(NEW_HISTORY)
                 self._history_reset_at = self.turns_done
                 self.emit("session.history_reset", after_turns=self.turns_done)
-            ctx.set_status(f"idle after {self.turns_done} turns")
+            idle_key = "status.session_paused" if self.buffer.paused else "status.session_idle"
+            tell(ctx, says(idle_key, turns=self.turns_done))
             picked: list[Picked] | None = None
             finished = False
             idle_for = s.idle_speak_after if s.idle_speak_after > 0 else math.inf
@@ -259,7 +261,7 @@ class OlvSession:
                     finished = True
             if finished:
                 await self._await_orphans(ctx, conn)
-                ctx.set_status(f"all input spoken after {self.turns_done} turns")
+                tell(ctx, says("status.session_all_spoken", turns=self.turns_done))
                 return
             if picked is None:
                 quiet = idle.cancelled_caught and not len(self.buffer)  # nothing came in after all
@@ -338,7 +340,7 @@ class OlvSession:
             }
             self.emit("session.turn_started", **started)
             report_turn(self.on_turn_started, events, started, self.emit)
-            ctx.set_status(f"speaking (turn {self.turns_done + 1})")
+            tell(ctx, says("status.session_speaking", turn=self.turns_done + 1))
 
         message = machine.text_input(text, trio.current_time())
         turn = machine.mine
@@ -346,7 +348,7 @@ class OlvSession:
         try:
             await conn.send(message)
             sent = True
-            ctx.set_status("waiting for OLV to start the turn")
+            tell(ctx, says("status.olv_waiting_start"))
             await self._drive(ctx, conn, turn, on_start, events)
         except BaseException:
             if machine.mine is turn and machine.phase is Phase.IN_TURN and not conn.broken:
@@ -511,7 +513,7 @@ class OlvSession:
         turn = conn.turns.mine
         assert turn is not None
         await conn.send(message)
-        ctx.set_status("idle speech")
+        tell(ctx, says("status.olv_idle_speech"))
         await self._drive(ctx, conn, turn)
         if turn.outcome == "lost":
             raise OlvError("no conversation-chain-start for the idle speech: reconnecting")
