@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -22,7 +23,8 @@ from typing import Any, TextIO
 from supervision import Event
 
 from .chat import ChatEvent
-from .i18n import DEFAULT
+from .i18n import DEFAULT, catalogue, render
+from .i18n import text as i18n_text
 from .ledger import Fate
 
 
@@ -62,7 +64,7 @@ class StatusLog:
             record.update(fields)
             line = json.dumps(record, ensure_ascii=False, default=_json_default)
         else:
-            text = render_text(event, level, fields)
+            text = render_text(event, level, fields, self.language)
             if not text:
                 return
             line = f"{now.astimezone():%H:%M:%S.%f}"[:-3] + " " + text
@@ -107,15 +109,26 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_text(event: str, level: str, f: dict[str, Any]) -> str:
+def render_text(event: str, level: str, f: dict[str, Any], language: str = DEFAULT) -> str:
+    """One event as a terminal line, in `language` (event names, fate
+    reasons and ids stay as they are: they are what a streamer greps for)."""
+
+    def say(key: str, **params: Any) -> str:
+        return i18n_text(f"console.{key}", language, **params)
+
     mark = _MARKS.get(level, " ")
     if event == "session.turn_started":
         return f"{mark} session   ▶ {f['text']}"
     if event == "session.turn_ended":
         outcome = f.get("outcome", "ended")
-        cut = "" if outcome == "ended" else f" ({outcome})"
-        said = f": {_short(f['reply'], 70)}" if f.get("reply") else ""
-        return f"{mark} session   ■ turn ended after {f.get('duration_s') or 0.0:.1f}s{cut}{said}"
+        seconds = f"{f.get('duration_s') or 0.0:.1f}"
+        ended = (
+            say("turn_ended", seconds=seconds)
+            if outcome == "ended"
+            else say("turn_ended_cut", seconds=seconds, outcome=outcome)
+        )
+        reply = f": {_short(f['reply'], 70)}" if f.get("reply") else ""
+        return f"{mark} session   {ended}{reply}"
     if event == "router.dispatched":
         return ""  # the session's turn line says it, with the prompt
     if event.startswith("router."):
@@ -124,67 +137,112 @@ def render_text(event: str, level: str, f: dict[str, Any]) -> str:
         error = f" ({_short(f['error'], 80)})" if f.get("error") else ""
         return f"{mark} router    {fate}{reason} {f['id']} {f['author']}: {_short(f['text'], 50)}{error}"
     if event.startswith("supervision."):
-        said = _render_supervision(event.removeprefix("supervision."), f)
+        said = _render_supervision(event.removeprefix("supervision."), f, say, language)
         return f"{mark} {said}" if said else ""
     if event == "service.status":
-        return render_status(f)
+        return render_status(f, language)
     if event == "control.listening":
         urls = ", ".join(f"http://{bind.split('://')[-1]}/" for bind in f.get("urls", []))
-        return f"{mark} control   dashboard at {urls}"
+        return f"{mark} control   {say('dashboard_at', urls=urls)}"
     if event == "chzzk.needs_authorization":
-        return f"{mark} chzzk     not authorised ({f['why']}): open {f['open']} to connect your Chzzk account"
+        why = render(f.get("why_detail"), language, str(f.get("why", "")))
+        return f"{mark} chzzk     {say('needs_auth', said=why, url=f['open'])}"
     if event == "service.failed":
-        return f"{mark} service   FAILED: {f['error']}"
+        return f"{mark} service   {say('failed', error=render(f.get('error_detail'), language, str(f['error'])))}"
     if event == "service.stopped":
-        return f"{mark} service   stopped (exit {f['exit_code']}): {f['summary']}"
+        summary = _summary(f.get("counts"), language) or f["summary"]
+        return f"{mark} service   {say('stopped', code=f['exit_code'], summary=summary)}"
     rest = " ".join(f"{k}={v}" for k, v in f.items())
     return f"{mark} {event} {rest}".rstrip()
 
 
-def _render_supervision(name: str, f: dict[str, Any]) -> str:
+def _summary(counts: object, language: str) -> str | None:
+    """The conservation line in `language`, from the ledger's counts."""
+    if not isinstance(counts, Mapping):
+        return None
+    try:
+        return i18n_text(
+            "console.summary",
+            language,
+            received=counts["received"],
+            dispatched=counts["dispatched"],
+            filtered=sum(counts["filtered"].values()),
+            dropped=sum(counts["dropped"].values()),
+            pending=counts["pending"],
+        )
+    except (KeyError, AttributeError, TypeError):
+        return None
+
+
+def _render_supervision(name: str, f: dict[str, Any], say: Callable[..., str], language: str) -> str:
     where = f"{f['supervisor']}/{f['child']}" if "child" in f else f["supervisor"]
     if name == "child.started":
-        return f"super     {where} running (incarnation {f.get('incarnation')})"
+        return f"super     {say('child_running', where=where, n=f.get('incarnation'))}"
     if name == "child.exited":
-        error = f": {f['error']}" if f.get("error") else ""
-        return f"super     {where} exited ({f['outcome']}){error}"
+        if not f.get("error"):
+            return f"super     {say('child_exited', where=where, outcome=f['outcome'])}"
+        error = render(f.get("error_detail"), language, str(f["error"]))
+        return f"super     {say('child_exited_error', where=where, outcome=f['outcome'], error=error)}"
     if name == "child.restart_scheduled":
-        return (
-            f"super     {where} restart #{f['attempt']} in {f['delay_s']:.1f}s "
-            f"({f['consecutive_failures']} failures in a row): {f['reason']}"
+        restart = say(
+            "child_restart",
+            where=where,
+            attempt=f["attempt"],
+            seconds=f"{f['delay_s']:.1f}",
+            failures=f["consecutive_failures"],
+            reason=f["reason"],
         )
+        return f"super     {restart}"
     if name == "child.gave_up":
-        return f"super     {where} FAILED, left down: {f['reason']}"
+        return f"super     {say('child_gave_up', where=where, reason=f['reason'])}"
     if name == "child.stop_timeout":
-        return f"super     {where} ignored the stop request for {f['grace_s']}s; cancelled"
+        return f"super     {say('child_stop_timeout', where=where, seconds=f['grace_s'])}"
     if name == "supervisor.intensity_unreachable":
         return ""  # tuning advice: in the JSON log only, not noise on a terminal
     extra = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("supervisor", "child", "incarnation"))
     return f"super     {where} {name.removeprefix('supervisor.')} {extra}".rstrip()
 
 
-def render_status(f: dict[str, Any]) -> str:
-    lines = [f"  status    up {f['uptime_s']:.0f}s | {f['summary']}"]
+def render_status(f: dict[str, Any], language: str = DEFAULT) -> str:
+    def say(key: str, **params: Any) -> str:
+        return i18n_text(f"console.{key}", language, **params)
+
+    summary = _summary(f.get("counts"), language) or f["summary"]
+    uptime = say("uptime", seconds=f"{f['uptime_s']:.0f}")
+    lines = [f"  status    {uptime} | {summary}"]
     tree = f["tree"]
     for path, child in _walk_tree(tree):
         depth = path.count(".")
         state = child["state"]
         detail = []
         if state == "running" and child["uptime_s"] is not None:
-            detail.append(f"up {child['uptime_s']:.0f}s")
+            detail.append(say("uptime", seconds=f"{child['uptime_s']:.0f}"))
         if child["incarnation"] > 1:
-            detail.append(f"incarnation {child['incarnation']}")
+            detail.append(say("incarnation", n=child["incarnation"]))
         if child["restarts"]:
-            detail.append(f"restarts {child['restarts']}")
+            detail.append(say("restarts", n=child["restarts"]))
         if child["next_restart_in_s"] is not None:
-            detail.append(f"next try in {child['next_restart_in_s']:.1f}s")
-        if child["last_exit"] and child["last_exit"]["error"] and state != "running":
-            detail.append(f"last error: {_short(child['last_exit']['error'], 50)}")
+            detail.append(say("next_try", seconds=f"{child['next_restart_in_s']:.1f}"))
+        last = child["last_exit"]
+        if last and last["error"] and state != "running":
+            error = render(last.get("error_detail"), language, last["error"])
+            detail.append(say("last_error", error=_short(error, 50)))
         if child["status_text"]:
-            detail.append(child["status_text"])
+            detail.append(render(child.get("status_detail"), language, child["status_text"]))
         name = "  " * depth + child["id"]
-        lines.append(f"              {name:<12} {state:<11} {' | '.join(detail)}".rstrip())
+        shown = (
+            i18n_text(f"dashboard.actor_{state}", language)
+            if f"dashboard.actor_{state}" in catalogue(DEFAULT)
+            else state
+        )
+        lines.append(f"              {name:<12} {_pad(shown, 11)} {' | '.join(detail)}".rstrip())
     return "\n".join(lines)
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify by what a terminal shows: a Hangul syllable takes two columns."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - shown)
 
 
 def _walk_tree(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, Any]]]:

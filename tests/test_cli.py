@@ -34,8 +34,14 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
         cwd=REPO,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_"))},
+        env=ENGLISH_ENV,
     )
+
+
+# The console speaks the locale's language (i18n.console_language); these
+# tests read its English lines, whatever the machine running them speaks.
+ENGLISH_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_", "LC_", "LANG"))}
+ENGLISH_ENV["LANG"] = "C.UTF-8"
 
 
 def test_check_accepts_the_shipped_config():
