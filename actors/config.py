@@ -20,10 +20,9 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import string
 import tomllib
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,8 +51,8 @@ from .session.prompt import (
     DEFAULT_DIGEST_INTRO,
     DEFAULT_TEMPLATES,
     KINDS,
-    PLACEHOLDERS,
     PromptTemplates,
+    template_problem,
 )
 from .validators import ValueProblem, at_least, greater_than, one_of, within
 
@@ -176,28 +175,14 @@ class ArchiveConfig:
     path: str = ""  # empty: no archive; else JSON Lines, appended, relative to the config file
 
 
-def _template_problem(template: str, allowed: Sequence[str] = PLACEHOLDERS) -> Said | None:
-    """What is wrong with a template, or None: prompt.check_template's rule,
-    told as a Said (Python's own word on a broken template stays English)."""
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        return says("config.template_invalid", error=str(exc))
-    for name in names:
-        if name not in allowed:
-            shown = ", ".join("{" + p + "}" for p in allowed)
-            return says("config.template_placeholder", name="{" + name + "}", allowed=shown)
-    return None
-
-
 def _template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    said = _template_problem(value)
+    said = template_problem(value)
     if said is not None:
         raise ValueProblem(attribute.name, said)
 
 
 def _crowd_template(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    said = _template_problem(value, CROWD_PLACEHOLDERS)
+    said = template_problem(value, CROWD_PLACEHOLDERS)
     if said is not None:
         raise ValueProblem(attribute.name, said)
 
@@ -206,7 +191,7 @@ def _templates_by_kind(instance: Any, attribute: attrs.Attribute[Any], value: di
     for kind, template in value.items():
         if kind not in KINDS:
             raise ValueProblem(f"{attribute.name}.{kind}", says("config.template_kind", kinds=", ".join(KINDS)))
-        said = _template_problem(template)
+        said = template_problem(template)
         if said is not None:
             raise ValueProblem(f"{attribute.name}.{kind}", said)
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 import attrs
 
 from ..chat import Amount, ChatEvent, Kind, Platform, Role, one_per_viewer
+from ..i18n import Said, says
 
 PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.CHZZK: "Chzzk", Platform.TEST: "Test"}
 
@@ -81,19 +82,18 @@ def format_amount(amount: Amount) -> str:
     return f"{symbol}{number}" if symbol else f"{number} {code}"
 
 
-def placeholders_in(template: str) -> list[str]:
-    """The {names} a template uses; ValueError if it is not a valid template."""
+def template_problem(template: str, allowed: Sequence[str] = PLACEHOLDERS) -> Said | None:
+    """What is wrong with a template, or None; for the config loader, in
+    the streamer's language (Python's own word on a broken one stays English)."""
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise ValueError(f"not a valid template ({exc})") from None
-
-
-def check_template(template: str, allowed: Sequence[str] = PLACEHOLDERS) -> None:
-    """ValueError naming the problem, for the config loader."""
-    for name in placeholders_in(template):
+        return says("config.template_invalid", error=str(exc))
+    for name in names:
         if name not in allowed:
-            raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join('{' + p + '}' for p in allowed)}")
+            shown = ", ".join("{" + p + "}" for p in allowed)
+            return says("config.template_placeholder", name="{" + name + "}", allowed=shown)
+    return None
 
 
 # Where the viewer's strings go, quoted, once the header is tidied: the
