@@ -23,6 +23,7 @@ from test_service import chat_file
 from actors.app import Service
 from actors.chat import Author, ChatEvent, Kind, Platform
 from actors.config import parse_config
+from actors.i18n import render
 from actors.ledger import Ledger
 from actors.monitors.retry import RetryRule
 from actors.router.actor import Router, RoutingSettings
@@ -421,7 +422,7 @@ def test_the_retry_settings_reach_the_session():
     assert settings.stop_grace == 7.0
 
 
-async def _first_connect_error(url: str) -> str:
+async def _first_connect_error(url: str, language: str = "en") -> str:
     """The error the session reports when it cannot connect to `url` (no retries)."""
     ledger = Ledger()
     router = Router(ledger, OPEN_ROUTER)
@@ -439,8 +440,9 @@ async def _first_connect_error(url: str) -> str:
         await supervisor.run()
     last = supervisor.snapshot().children[0].last_exit
     assert last is not None and last.error is not None
-    assert retries and retries[0] in last.error  # the retry line and the status say the same
-    return last.error
+    # The retry line and the status say the same (the log line also names the error's type).
+    assert retries and retries[0].removeprefix("OlvError: ") in last.error
+    return render(last.error_detail, language, "") if language != "en" else last.error
 
 
 async def test_when_olv_is_not_running_the_error_names_the_url_and_asks():
@@ -450,6 +452,10 @@ async def test_when_olv_is_not_running_the_error_names_the_url_and_asks():
     url = f"ws://127.0.0.1:{port}/client-ws"
     error = await _first_connect_error(url)
     assert error.endswith(f"cannot connect to {url}: is Open-LLM-VTuber running there? (Connection refused)")
+    # The dashboard and the console show the same in Korean, from the error's key.
+    korean = await _first_connect_error(url, "ko")
+    assert korean.startswith("OLV: 1번 다시 시도해도 실패했습니다")
+    assert korean.endswith(f"{url}에 연결할 수 없습니다: Open-LLM-VTuber가 그 주소에서 실행 중인가요? (연결 거부됨)")
 
 
 async def test_a_server_that_refuses_the_path_is_asked_about_the_path():

@@ -38,7 +38,7 @@ from supervision import ChildContext
 from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..i18n import says, tell
-from ..monitors.retry import RetryRule, describe_failure, run_with_retries
+from ..monitors.retry import RetryRule, describe_failure, failure_said, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
 from ..timeline import timeline
 from .failures import TurnNews, report_turn, turn_failed
@@ -220,7 +220,7 @@ class OlvSession:
             # connect). With nothing in flight the work had ended normally.
             if exc.__context__ is None:
                 return
-            raise OlvError(f"the connection ended ({describe_failure(exc.__context__)})") from None
+            raise OlvError(says("status.olv_ended", error=failure_said(exc.__context__))) from None
         except (OSError, trio_websocket.HandshakeError) as exc:
             if refused(exc) and self._orphans:
                 # Nobody listens: OLV itself is down, and its proxy's queue
@@ -364,8 +364,7 @@ class OlvSession:
         if turn.outcome == "lost" and not ctx.stopping.is_set():
             self.emit("session.turn_lost", "warning", id=events[0].id, waited_s=self.settings.timing.start_timeout)
             raise OlvError(
-                f"OLV did not start our message within {self.settings.timing.start_timeout:g} s while idle: "
-                "reconnecting, so that a late start cannot be taken for the next message's",
+                says("status.olv_lost_turn", seconds=f"{self.settings.timing.start_timeout:g}"),
                 retry_after=0.0 if self.settings.mode is Mode.PROXY_WS else None,
             )
         return turn.outcome == "ended"
@@ -516,7 +515,7 @@ class OlvSession:
         tell(ctx, says("status.olv_idle_speech"))
         await self._drive(ctx, conn, turn)
         if turn.outcome == "lost":
-            raise OlvError("no conversation-chain-start for the idle speech: reconnecting")
+            raise OlvError(says("status.olv_idle_lost"))
         self._turn_ended([], turn)
 
     async def _drive(

@@ -16,18 +16,19 @@ from typing import Any
 import trio
 import trio_websocket
 
+from ..i18n import Said, SaidError, says
 from .olv_protocol import HEARTBEAT, OlvTurns
 
 Emit = Callable[..., None]
 
 
-class OlvError(Exception):
+class OlvError(SaidError):
     """The connection is unusable: it is closed, and the session reconnects.
 
     `retry_after` (seconds), when set, is the wait before the next attempt,
     obeyed exactly by the retry rule (0: at once)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: Said | str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         if retry_after is not None:
             self.retry_after = retry_after
@@ -53,7 +54,7 @@ class Connection:
             await self.ws.send_message(json.dumps(message, ensure_ascii=False))
         except trio_websocket.ConnectionClosed as exc:
             self.broken = True
-            raise OlvError(f"OLV closed the connection ({close_reason(exc)})") from None
+            raise OlvError(says("status.olv_closed", reason=close_reason(exc))) from None
 
     async def read_forever(self, emit: Emit) -> None:
         while True:
@@ -61,7 +62,7 @@ class Connection:
                 raw = await self.ws.get_message()
             except trio_websocket.ConnectionClosed as exc:
                 self.broken = True
-                raise OlvError(f"OLV closed the connection ({close_reason(exc)})") from None
+                raise OlvError(says("status.olv_closed", reason=close_reason(exc))) from None
             now = trio.current_time()
             self.last_heard = now
             try:
@@ -83,7 +84,7 @@ class Connection:
             silent = trio.current_time() - self.last_heard
             if silent > silence_timeout:
                 self.broken = True
-                raise OlvError(f"OLV said nothing for {silent:.0f} s: the connection is dead")
+                raise OlvError(says("status.olv_silent", seconds=f"{silent:.0f}"))
             await self.send(HEARTBEAT)
 
     def poke(self) -> None:
@@ -104,7 +105,7 @@ def close_reason(exc: trio_websocket.ConnectionClosed) -> str:
     return f"code {reason.code}" + (f": {reason.reason}" if reason.reason else "")
 
 
-def connect_failure(url: str, exc: BaseException, *, timeout: float) -> str:
+def connect_failure(url: str, exc: BaseException, *, timeout: float) -> Said:
     """What a failed connect means to a streamer, in one line that names the
     URL. Nothing listening, or no answer, is nearly always OLV not running
     (or running on another port): say so, and keep the cause in brackets.
@@ -112,15 +113,16 @@ def connect_failure(url: str, exc: BaseException, *, timeout: float) -> str:
     question then is the path."""
     if isinstance(exc, trio_websocket.ConnectionRejected):
         status = exc.status_code
-        return f"cannot connect to {url}: the server there answered HTTP {status}: is the path /client-ws or /proxy-ws?"
+        return says("status.olv_wrong_path", url=url, status=status)
+    cause: Said | str
     if refused(exc):
-        cause = "Connection refused"
+        cause = says("status.olv_refused")
     elif isinstance(exc, trio_websocket.ConnectionTimeout):
-        cause = f"no answer within {timeout:g} s"
+        cause = says("status.olv_no_answer", seconds=f"{timeout:g}")
     else:
         # trio-websocket's HandshakeError says nothing itself; its cause does.
         cause = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
-    return f"cannot connect to {url}: is Open-LLM-VTuber running there? ({cause})"
+    return says("status.olv_not_running", url=url, cause=cause)
 
 
 def refused(exc: BaseException) -> bool:
