@@ -147,6 +147,16 @@ def render_text(event: str, level: str, f: dict[str, Any], language: str = DEFAU
     if event == "chzzk.needs_authorization":
         why = render(f.get("why_detail"), language, str(f.get("why", "")))
         return f"{mark} chzzk     {say('needs_auth', said=why, url=f['open'])}"
+    if event.endswith(".retry") and "attempt" in f and "delay_s" in f:
+        source, _, _ = event.partition(".")
+        error = render(f.get("error_detail"), language, str(f.get("error", "")))
+        retry = say("retry", attempt=f["attempt"], seconds=f"{f['delay_s']:.1f}", error=error)
+        return f"{mark} {source:<9} {retry}"
+    if event == "session.connected":
+        return f"{mark} session   {say('olv_connected', url=f.get('url', ''))}"
+    if event == "service.starting":
+        monitors = ", ".join(str(m) for m in f.get("monitors", []))
+        return f"{mark} service   {say('starting', monitors=monitors, session=f.get('session', ''))}"
     if event == "service.failed":
         return f"{mark} service   {say('failed', error=render(f.get('error_detail'), language, str(f['error'])))}"
     if event == "service.stopped":

@@ -81,3 +81,17 @@ def test_the_same_run_in_english_reads_as_before():
     assert "last error: Chzzk refused the client id or secret" in text
     assert "received 2 = dispatched 1 + filtered 1 + dropped 0 + pending 0" in text
     assert "router       running" in text
+
+
+def test_a_retry_line_reads_in_the_console_language():
+    from actors.monitors.retry import retry_fields
+    from actors.session.olv_connection import OlvError, connect_failure
+
+    error = OlvError(connect_failure("ws://127.0.0.1:12393/client-ws", ConnectionRefusedError(), timeout=5.0))
+    for language, expected in (
+        ("ko", "session   1.8초 뒤 다시 시도 (2번째): ws://127.0.0.1:12393/client-ws에 연결할 수 없습니다"),
+        ("en", "session   retry 2 in 1.8 s: cannot connect to ws://127.0.0.1:12393/client-ws"),
+    ):
+        out = io.StringIO()
+        StatusLog(out, language=language).emit("session.retry", "warning", **retry_fields(2, 1.75, error))
+        assert expected in out.getvalue(), out.getvalue()

@@ -56,7 +56,7 @@ from ..router.filters import BoundedLRU
 from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .chzzk_auth import ChzzkAuth, NeedsAuthorization
 from .chzzk_socket import ChzzkSocket, SessionLost, read_open
-from .retry import FatalMonitorError, RetryRule, describe_failure, parse_retry_after, run_with_retries
+from .retry import FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
@@ -164,9 +164,7 @@ class ChzzkMonitor:
                         await self._wait_for_authorization(ctx, need)
 
             def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
-                self.emit(
-                    "chzzk.retry", "warning", attempt=attempt_no, delay_s=round(delay, 3), error=describe_failure(exc)
-                )
+                self.emit("chzzk.retry", "warning", **retry_fields(attempt_no, delay, exc))
 
             rule = RetryRule(self.s.max_retries, self.s.retry_interval)
             await run_with_retries(ctx, "chzzk", attempt, rule, on_retry=on_retry)

@@ -51,9 +51,9 @@ import trio
 from supervision import ChildContext
 
 from ..chat import ChatEvent
-from ..i18n import says, tell
+from ..i18n import Said, says, tell
 from ..records import RecordError, read_raw_records
-from .retry import FatalMonitorError, RetryRule, run_with_retries
+from .retry import FatalMonitorError, RetryRule, retry_fields, run_with_retries
 
 DEMO_CHAT = "demo_chat.jsonl"
 FIRST_CHUNK = 64 * 1024  # read inline: enough for the demo and any small file, about a millisecond
@@ -99,6 +99,11 @@ class ReplaySource:
     @property
     def label(self) -> str:
         return "bundled demo chat" if self.path is None else str(self.path)
+
+    @property
+    def shown(self) -> Said | str:
+        """The label for a streamer: the bundled demo's in their language."""
+        return says("status.replay_demo") if self.path is None else str(self.path)
 
     def open(self) -> BinaryIO:
         if self.path is None:
@@ -179,7 +184,7 @@ async def run_replay(
             delivered()  # progress: a failure after this is a new outage
             if trio.current_time() - status_at >= STATUS_EVERY:
                 status_at = trio.current_time()
-                tell(ctx, says("status.replay_playing", file=source.label, n=cursor.emitted))
+                tell(ctx, says("status.replay_playing", file=source.shown, n=cursor.emitted))
 
         try:
             file = source.open()
@@ -211,10 +216,10 @@ async def run_replay(
                     await hand_over(heapq.heappop(window)[2])
         if stop.cancelled_caught:
             return  # stopped midway: the file did not end
-        tell(ctx, says("status.replay_finished", file=source.label, n=cursor.emitted, bad=cursor.bad_lines))
+        tell(ctx, says("status.replay_finished", file=source.shown, n=cursor.emitted, bad=cursor.bad_lines))
         emit("replay.finished", file=source.label, emitted=cursor.emitted, bad_lines=cursor.bad_lines)
 
     def on_retry(failures: int, delay: float, exc: Exception) -> None:
-        emit("replay.retry", level="warning", attempt=failures, delay_s=delay, error=f"{type(exc).__name__}: {exc}")
+        emit("replay.retry", level="warning", **retry_fields(failures, delay, exc))
 
     await run_with_retries(ctx, "replay", play, RetryRule(max_retries, retry_interval), on_retry=on_retry)

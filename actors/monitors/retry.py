@@ -156,6 +156,17 @@ def failure_said(exc: BaseException) -> Said:
     return says("status.error", error=describe_failure(exc))
 
 
+def retry_fields(attempt: int, delay: float, exc: BaseException) -> dict[str, object]:
+    """The fields of every `<source>.retry` log event: the attempt, the
+    wait, the error for whoever reads logs, and its Said for the console."""
+    return {
+        "attempt": attempt,
+        "delay_s": round(delay, 3),
+        "error": describe_failure(exc),
+        "error_detail": failure_said(exc).to_dict(),
+    }
+
+
 Attempt = Callable[[Callable[[], None]], Awaitable[None]]
 
 

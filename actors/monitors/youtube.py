@@ -48,7 +48,7 @@ from supervision import ChildContext
 from ..chat import ChatEvent
 from ..i18n import Said, says, tell
 from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
-from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, parse_retry_after, run_with_retries
+from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
 from .youtube_api import (
     KNOWN_TYPES,
     ApiError,
@@ -159,7 +159,7 @@ class YouTubeMonitor:
             def on_retry(attempt_no: int, delay: float, exc: Exception) -> None:
                 now = self.wall()
                 cursor.set_phase(Phase.RETRYING, now, until=now + timedelta(seconds=delay))
-                self.emit("youtube.retry", "warning", attempt=attempt_no, delay_s=round(delay, 2), error=f"{exc}")
+                self.emit("youtube.retry", "warning", **retry_fields(attempt_no, delay, exc))
 
             # A polled API never needs a retry later than the next planned
             # poll: waiting longer only loses chat when the outage ends (and a

@@ -38,7 +38,7 @@ from supervision import ChildContext
 from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..i18n import says, tell
-from ..monitors.retry import RetryRule, describe_failure, failure_said, run_with_retries
+from ..monitors.retry import RetryRule, failure_said, retry_fields, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
 from ..timeline import timeline
 from .failures import TurnNews, report_turn, turn_failed
@@ -164,7 +164,7 @@ class OlvSession:
         return True
 
     def _on_retry(self, attempt: int, delay: float, exc: Exception) -> None:
-        self.emit("session.retry", "warning", attempt=attempt, delay_s=round(delay, 3), error=describe_failure(exc))
+        self.emit("session.retry", "warning", **retry_fields(attempt, delay, exc))
 
     async def _watch_stop(self, ctx: ChildContext, everything: trio.CancelScope) -> None:
         await ctx.stopping.wait()
