@@ -276,6 +276,7 @@ COCKPIT_PROBE = """document.body && ({
     : [document.getElementById('now-author').textContent, document.getElementById('now-why').textContent],
 })"""
 KEPT = REPO / "docs" / "screenshots" / "dashboard.png"  # the README shows it
+KEPT_KO = REPO / "docs" / "screenshots" / "dashboard-ko.png"  # and README.ko.md this one
 
 
 async def probe_until(devtools: DevTools, done, what: str, seconds: float = 10) -> dict[str, Any]:
@@ -323,7 +324,7 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
             # What is being answered, and why it won (its score's parts).
             now = await probe_until(devtools, lambda s: bool(s.get("now") and s["now"][1]), "now answering")
             author, why = now["now"]
-            assert author and any(part in why for part in ("mention", "question", "first_message", "age")), why
+            assert author and any(part in why for part in ("mention", "question", "first message", "age")), why
             # Answers go on: the waits per platform show up (posted -> answer started).
             await probe_until(devtools, lambda s: len(s.get("latency", [])) >= 1, "the waits", 15)
             # A page opened now gets the history at once, not an empty chat list.
@@ -341,6 +342,13 @@ async def test_the_cockpit_steers_the_service_from_the_browser(tmp_path):
             kept = await devtools.call("Page.captureScreenshot", format="png", clip=clip)
             KEPT.parent.mkdir(parents=True, exist_ok=True)
             KEPT.write_bytes(base64.b64decode(kept["data"]))
+            # The same, in Korean, for README.ko.md.
+            await devtools.call("Page.navigate", url=f"{base}/?lang=ko")
+            await probe_until(devtools, lambda s: s.get("statusUpdates", 0) >= 1 and s.get("latency"), "in Korean")
+            bottom = await devtools.evaluate("document.getElementById('latency').getBoundingClientRect().bottom")
+            clip["height"] = int(bottom) + 12
+            kept = await devtools.call("Page.captureScreenshot", format="png", clip=clip)
+            KEPT_KO.write_bytes(base64.b64decode(kept["data"]))
             errors = page_errors(devtools)
             assert not errors, errors
             with trio.move_on_after(10):
