@@ -54,7 +54,10 @@ class Archive:
     def turn_ended(self, events: Sequence[ChatEvent], fields: Mapping[str, Any]) -> None:
         """The session's report of a turn: its messages are written now, with
         the reply. A crowd's leader lists every asker; each other asker names
-        the leader it was merged into."""
+        the leader it was merged into. A turn cut off and put back is not
+        the answer: its messages are written when they are answered again."""
+        if fields.get("put_back"):
+            return
         turn = {k: v for k, v in fields.items() if k not in ("id", "reply", "wait_s")}
         started = started_of(fields)  # each message waited from its own posting
         for event in events:

@@ -100,9 +100,10 @@ class Waits:
         self._samples: deque[tuple[float, str, float]] = deque(maxlen=_KEPT)  # (at, platform, wait)
 
     def add(self, events: Sequence[ChatEvent], fields: Mapping[str, Any]) -> None:
-        """A turn ended: every message it answered waited from its own posting."""
+        """A turn ended: every message it answered waited from its own posting.
+        A turn cut off and put back counts when it is answered again."""
         started = started_of(fields)
-        if started is None:
+        if started is None or fields.get("put_back"):
             return
         at = time.time()
         for event in events:

@@ -261,6 +261,8 @@ def test_the_archive_records_every_asker_of_a_merged_turn(tmp_path: Path) -> Non
         chat("b", "민수", "what game is next", at=3, platform=Platform.CHZZK),
     )
     [picked] = router.buffer.take(4.0)
+    # Cut off and put back first: not the answer, nothing is written yet.
+    archive.turn_ended(turn_events([picked]), {"id": "a", "reply": "Tet", "outcome": "cut_off", "put_back": True})
     archive.turn_ended(turn_events([picked]), {"id": "a", "reply": "Tetris!", "outcome": "ended"})
     archive.close()
     records = [json.loads(line) for line in (tmp_path / "archive.jsonl").read_text(encoding="utf-8").splitlines()]

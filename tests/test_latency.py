@@ -65,3 +65,29 @@ def test_the_status_figures_agree_with_the_archive(tmp_path):
     assert sum(f["n"] for f in from_archive.values()) == answered  # every answered message, askers too
     for figures in from_archive.values():
         assert figures["p50_s"] <= figures["p90_s"] and not math.isnan(figures["p90_s"])
+
+
+def test_a_turn_put_back_is_timed_when_it_is_answered_again():
+    from actors.timeline import Waits
+
+    async def main():
+        await trio.sleep(100)
+        event = ChatEvent(
+            Platform.YOUTUBE,
+            "y1",
+            Kind.DONATION,
+            Author("a", "민수"),
+            "hi",
+            None,
+            datetime.now(UTC),
+            received_at=trio.current_time(),
+        )
+        now = trio.current_time()
+        return event, timeline(event, chosen_at=now, started_at=now + 1, finished_at=now + 2)
+
+    event, times = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    waits = Waits()
+    waits.add([event], {**times, "put_back": True})  # cut off: heard half of an answer
+    assert waits.summary()["platforms"] == {}
+    waits.add([event], times)  # answered again, in full
+    assert waits.summary()["platforms"]["youtube"]["n"] == 1

@@ -297,6 +297,7 @@ class ControlSurface:
             "outcome": fields.get("outcome"),
             "reply": fields.get("reply"),
             "duration_s": fields.get("duration_s"),
+            "put_back": bool(fields.get("put_back")),  # cut off, and to be answered again first
         }
         self._turns.append(message)
         if events and self._answering is not None and self._answering_id == events[0].id:

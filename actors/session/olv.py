@@ -417,8 +417,12 @@ class OlvSession:
             and self.buffer.put_back(picked)
         ):
             # Someone paid for an answer and heard half of one: once more,
-            # first thing on the next connection. It stays dispatched once.
-            self.emit("session.turn_ended", "warning", **self._fields(events, turn), put_back=True)
+            # first thing on the next connection. It stays dispatched once,
+            # and is archived and timed once, when that answer ends; the
+            # pages are told now, so the overlay does not show it meanwhile.
+            fields = {**self._fields(events, turn), "put_back": True}
+            self.emit("session.turn_ended", "warning", **fields)
+            report_turn(self.on_turn_ended, events, fields, self.emit)
             return
         self._turn_ended(events, turn)
 
