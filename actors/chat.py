@@ -18,6 +18,7 @@ import attrs
 class Platform(enum.StrEnum):
     YOUTUBE = "youtube"
     CHZZK = "chzzk"
+    TWITCH = "twitch"
     TEST = "test"  # a line the streamer sent from the cockpit, to try the whole chain
 
 

@@ -69,7 +69,7 @@ async def test_the_streamer_steers_the_session_from_the_control_websocket(tmp_pa
 
             # Mistakes are answered, the connection stays up.
             assert not (await act(ws, type="pin", platform="youtube", id="m2"))["ok"]  # dropped already
-            bad = await act(ws, type="drop", platform="twitch", id="x")
+            bad = await act(ws, type="drop", platform="myspace", id="x")
             assert not bad["ok"] and "platform" in bad["message"]
             assert not (await act(ws, type="mute", author_id=""))["ok"]
             assert not (await act(ws, type="test-message", text="x" * 501))["ok"]

@@ -31,7 +31,12 @@ import attrs
 from ..chat import Amount, ChatEvent, Kind, Platform, Role, one_per_viewer
 from ..i18n import Said, says
 
-PLATFORM_NAMES = {Platform.YOUTUBE: "YouTube", Platform.CHZZK: "Chzzk", Platform.TEST: "Test"}
+PLATFORM_NAMES = {
+    Platform.YOUTUBE: "YouTube",
+    Platform.CHZZK: "Chzzk",
+    Platform.TWITCH: "Twitch",
+    Platform.TEST: "Test",
+}
 
 # What a paid or special message is called on each platform.
 KIND_LABELS = {
@@ -43,6 +48,9 @@ KIND_LABELS = {
     (Platform.CHZZK, Kind.STICKER): "후원",
     (Platform.CHZZK, Kind.MEMBERSHIP): "구독",
     (Platform.CHZZK, Kind.GIFT): "구독권 선물",
+    (Platform.TWITCH, Kind.DONATION): "Cheer",
+    (Platform.TWITCH, Kind.MEMBERSHIP): "sub",
+    (Platform.TWITCH, Kind.GIFT): "gift sub",
 }
 
 PLACEHOLDERS = ("platform", "label", "amount", "author", "roles", "text")
