@@ -49,11 +49,11 @@ from .chat import ChatEvent
 from .config import BackoffConfig, Config
 from .control.server import ControlSurface
 from .ledger import Ledger
-from .monitors.chzzk import ChzzkCursor, ChzzkMonitor
-from .monitors.chzzk_auth import ChzzkAuth
+from .monitors.chzzk.auth import ChzzkAuth
+from .monitors.chzzk.monitor import ChzzkCursor, ChzzkMonitor
+from .monitors.common.retry import FatalMonitorError
 from .monitors.replay import ReplayCursor, ReplaySource, run_replay
-from .monitors.retry import FatalMonitorError
-from .monitors.youtube import YouTubeCursor, YouTubeMonitor
+from .monitors.youtube.monitor import YouTubeCursor, YouTubeMonitor
 from .router.actor import Router
 from .session.console import run_console_session
 from .session.olv import OlvSession

@@ -35,10 +35,10 @@ from cattrs.gen import make_dict_structure_fn
 from .chat import Platform
 from .control.server import ControlSettings
 from .i18n import DEFAULT, Said, says
-from .monitors.chzzk import ChzzkSettings
-from .monitors.chzzk_auth import ChzzkAuthSettings
-from .monitors.retry import RetryRule
-from .monitors.youtube import YouTubeSettings
+from .monitors.chzzk.auth import ChzzkAuthSettings
+from .monitors.chzzk.monitor import ChzzkSettings
+from .monitors.common.retry import RetryRule
+from .monitors.youtube.monitor import YouTubeSettings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
 from .router.priority import DEFAULT_RATES, Weights
@@ -241,7 +241,7 @@ class OlvConfig:
     max_message_mib: int = attrs.field(default=32, validator=at_least(16))
     new_history_every: int = attrs.field(default=0, validator=at_least(0))
     idle_speak_after: float = attrs.field(default=0.0, validator=at_least(0))
-    # The common retry rule (monitors/retry.py): reconnects inside the session,
+    # The common retry rule (monitors/common/retry.py): reconnects inside the session,
     # the first after about a second, doubling up to retry_interval; after
     # max_retries failed retries in one outage the supervisor's backoff takes over.
     # OLV runs on the streamer's own machine: a connection refused there costs

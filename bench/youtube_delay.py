@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fakes.youtube import FakeYouTube
 
 from actors.chat import ChatEvent
-from actors.monitors.youtube import YouTubeCursor, YouTubeMonitor, YouTubeSettings
+from actors.monitors.youtube.monitor import YouTubeCursor, YouTubeMonitor, YouTubeSettings
 from supervision import ChildSpec, Restart, Supervisor, SupervisorSpec
 
 EPOCH = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # 09:00 Pacific

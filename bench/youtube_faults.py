@@ -95,7 +95,7 @@ def one_run(seed: int, use_stream: bool, ended_grace: float, mean_gap: float) ->
     from fakes.youtube import FakeYouTube
 
     from actors.chat import ChatEvent
-    from actors.monitors.youtube import YouTubeCursor, YouTubeMonitor, YouTubeSettings
+    from actors.monitors.youtube.monitor import YouTubeCursor, YouTubeMonitor, YouTubeSettings
     from supervision import ChildSpec, Restart, Supervisor, SupervisorSpec
 
     rng = random.Random(seed)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from actors.chat import ChatEvent, Kind, Platform, Role
 from actors.ledger import Ledger
-from actors.monitors.chzzk_api import (
+from actors.monitors.chzzk.api import (
     ANONYMOUS,
     ChzzkApiError,
     PayloadError,

@@ -12,7 +12,7 @@ import trio
 from trio.testing import MockClock
 
 from actors.i18n import says, tell
-from actors.monitors.retry import FatalMonitorError
+from actors.monitors.common.retry import FatalMonitorError
 from actors.statuslog import StatusLog
 from supervision import Backoff, ChildContext, ChildSpec, Supervisor, SupervisorSpec
 
@@ -84,7 +84,7 @@ def test_the_same_run_in_english_reads_as_before():
 
 
 def test_a_retry_line_reads_in_the_console_language():
-    from actors.monitors.retry import retry_fields
+    from actors.monitors.common.retry import retry_fields
     from actors.session.olv_connection import OlvError, connect_failure
 
     error = OlvError(connect_failure("ws://127.0.0.1:12393/client-ws", ConnectionRefusedError(), timeout=5.0))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.monitors.engineio import (
+from actors.monitors.chzzk.engineio import (
     EnginePacket,
     EngineType,
     FramingError,

@@ -13,8 +13,7 @@ import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.monitors.replay import ReplayCursor, ReplaySource, run_replay
-from actors.monitors.retry import (
+from actors.monitors.common.retry import (
     FatalMonitorError,
     RetriesExhausted,
     RetryBudget,
@@ -23,6 +22,7 @@ from actors.monitors.retry import (
     retry_after_of,
     run_with_retries,
 )
+from actors.monitors.replay import ReplayCursor, ReplaySource, run_replay
 from supervision import ChildContext
 
 

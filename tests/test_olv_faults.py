@@ -22,7 +22,7 @@ from test_olv_session import OPEN_ROUTER, QUICK, chats, supervised
 
 from actors.chat import Amount, Kind
 from actors.ledger import Ledger
-from actors.monitors.retry import RetryRule
+from actors.monitors.common.retry import RetryRule
 from actors.router.actor import Router
 from actors.session.olv import OlvSession, OlvSettings
 from actors.session.olv_protocol import Mode, Timing

@@ -25,7 +25,7 @@ from actors.chat import Author, ChatEvent, Kind, Platform
 from actors.config import parse_config
 from actors.i18n import render
 from actors.ledger import Ledger
-from actors.monitors.retry import RetryRule
+from actors.monitors.common.retry import RetryRule
 from actors.router.actor import Router, RoutingSettings
 from actors.router.filters import FilterSettings
 from actors.session.olv import OlvSession, OlvSettings

@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.chat import Kind, Role
-from actors.monitors.quota import LIST_COST, QuotaPlanner, answer_cost, next_reset, quota_day
-from actors.monitors.retry import parse_retry_after
-from actors.monitors.youtube_api import (
+from actors.monitors.common.retry import parse_retry_after
+from actors.monitors.youtube.api import (
     ApiError,
     JsonArrayReader,
     PageError,
@@ -26,7 +25,8 @@ from actors.monitors.youtube_api import (
     parse_item,
     parse_page,
 )
-from actors.monitors.youtube_state import StreamGate
+from actors.monitors.youtube.quota import LIST_COST, QuotaPlanner, answer_cost, next_reset, quota_day
+from actors.monitors.youtube.state import StreamGate
 from actors.router.filters import BoundedLRU
 
 SAMPLES = Path(__file__).parent / "data" / "yt_samples"

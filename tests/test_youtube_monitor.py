@@ -20,7 +20,7 @@ from fakes.youtube import FakeYouTube, Fault
 from actors.app import Service, monitor_backoff
 from actors.chat import ChatEvent, Kind
 from actors.config import BackoffConfig, parse_config, secret_values
-from actors.monitors.youtube import YouTubeCursor, YouTubeMonitor, YouTubeSettings
+from actors.monitors.youtube.monitor import YouTubeCursor, YouTubeMonitor, YouTubeSettings
 from actors.statuslog import StatusLog
 from supervision import ChildContext, ChildSpec, ChildState, Restart, Supervisor, SupervisorSpec
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_youtube_monitor import EPOCH, Outcome, assert_once_in_order, chatter, run, wall
 
-from actors.monitors.youtube import YouTubeCursor
+from actors.monitors.youtube.monitor import YouTubeCursor
 from supervision import ChildState
 
 
@@ -332,7 +332,7 @@ def test_a_stream_renewed_while_the_router_is_full_loses_no_page_tail():
     Now the timer covers only the wait for the next chunk, and what was not
     handed over is not remembered as seen."""
     from actors.chat import ChatEvent
-    from actors.monitors.youtube import YouTubeMonitor, YouTubeSettings
+    from actors.monitors.youtube.monitor import YouTubeMonitor, YouTubeSettings
     from supervision import ChildSpec, Restart, Supervisor, SupervisorSpec
 
     events: list[ChatEvent] = []

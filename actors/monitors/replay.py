@@ -53,7 +53,7 @@ from supervision import ChildContext
 from ..chat import ChatEvent
 from ..i18n import Said, says, tell
 from ..records import RecordError, read_raw_records
-from .retry import FatalMonitorError, RetryRule, retry_fields, run_with_retries
+from .common.retry import FatalMonitorError, RetryRule, retry_fields, run_with_retries
 
 DEMO_CHAT = "demo_chat.jsonl"
 FIRST_CHUNK = 64 * 1024  # read inline: enough for the demo and any small file, about a millisecond

@@ -2,7 +2,7 @@
 
 One incarnation runs for as long as the service: it connects, and when the
 connection breaks it reconnects itself by the common retry rule
-(`monitors/retry.py`): the first retry after about a second, then doubling
+(`monitors/common/retry.py`): the first retry after about a second, then doubling
 up to `retry_interval`. A connection proves itself (a finished turn, a
 heartbeat-ack) and the next outage starts from a second again. Only when
 `max_retries` retries in one outage have failed does the actor give up and
@@ -38,7 +38,7 @@ from supervision import ChildContext
 from ..chat import ChatEvent, Kind
 from ..groups import leaves
 from ..i18n import says, tell
-from ..monitors.retry import RetryRule, failure_said, retry_fields, run_with_retries
+from ..monitors.common.retry import RetryRule, failure_said, retry_fields, run_with_retries
 from ..router.buffer import PendingBuffer, Picked, turn_events
 from ..timeline import timeline
 from .failures import TurnNews, report_turn, turn_failed

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ..router.filters import BoundedLRU
+from ...router.filters import BoundedLRU
 from .quota import LIST_COST, QuotaPlanner, next_reset
 
 WallClock = Callable[[], datetime]

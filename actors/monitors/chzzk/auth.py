@@ -34,9 +34,9 @@ import attrs
 import httpx
 import trio
 
-from ..i18n import Said, SaidError, says
-from .chzzk_api import ChzzkApiError, PayloadError, TokenPair, parse_token, unwrap
-from .retry import FatalMonitorError
+from ...i18n import Said, SaidError, says
+from ..common.retry import FatalMonitorError
+from .api import ChzzkApiError, PayloadError, TokenPair, parse_token, unwrap
 
 Emit = Callable[..., None]
 

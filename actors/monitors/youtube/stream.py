@@ -28,11 +28,11 @@ import trio
 
 from supervision import ChildContext
 
+from .api import ApiError, JsonArrayReader, parse_error
 from .quota import STREAM_COST
-from .youtube_api import ApiError, JsonArrayReader, parse_error
 
 if TYPE_CHECKING:
-    from .youtube import YouTubeMonitor
+    from .monitor import YouTubeMonitor
 
 # Not about the endpoint: these are handled as on the list endpoint.
 ABOUT_THE_CHAT = frozenset(

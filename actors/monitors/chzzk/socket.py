@@ -1,6 +1,6 @@
 """One Chzzk session socket: Engine.IO v3 over a WebSocket, read and pinged.
 
-The monitor (`chzzk.py`) opens the socket and subscribes; this side reads
+The monitor (`monitor.py`) opens the socket and subscribes; this side reads
 every frame and keeps the socket honest (reference §2.5–2.6):
 
 - EIO3 heartbeats go the other way round from EIO4: the client sends `2`,
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 import trio
 import trio_websocket
 
-from ..chat import ChatEvent
-from .chzzk_api import PayloadError, Skip, parse_system, to_chat_event
+from ...chat import ChatEvent
+from .api import PayloadError, Skip, parse_system, to_chat_event
 from .engineio import EngineType, FramingError, OpenInfo, decode_packet, decode_socket, parse_event, parse_open
 
 if TYPE_CHECKING:
-    from .chzzk import ChzzkCursor
+    from .monitor import ChzzkCursor
 
 Emit = Callable[..., None]
 

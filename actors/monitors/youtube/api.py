@@ -3,7 +3,7 @@
 Everything here is a pure function of a decoded JSON response, so the
 parsing is tested with Hypothesis on generated pages and on real-shaped
 samples (reference: shared/reference/youtube.md §1). The monitor in
-`youtube.py` does the HTTP.
+`monitor.py` does the HTTP.
 
 Rules the API taught others the hard way:
 - branch on `error.errors[0].reason`, never on the message text, which
@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..boundary import clean_event
-from ..chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
+from ...boundary import clean_event
+from ...chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
 
 MICROS = Decimal(1_000_000)
 

@@ -29,7 +29,7 @@ Errors are told apart by reason (reference §1.7):
 
 Units are counted as the API charges each answer (`quota.answer_cost`), so
 our figure matches the console's. The chat stream (`use_stream`) lives in
-`youtube_stream.py`, with its fallback to polling.
+`stream.py`, with its fallback to polling.
 """
 
 from __future__ import annotations
@@ -45,11 +45,10 @@ import trio
 
 from supervision import ChildContext
 
-from ..chat import ChatEvent
-from ..i18n import Said, says, tell
-from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
-from .retry import FIRST_DELAY, FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
-from .youtube_api import (
+from ...chat import ChatEvent
+from ...i18n import Said, says, tell
+from ..common.retry import FIRST_DELAY, FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
+from .api import (
     KNOWN_TYPES,
     ApiError,
     Page,
@@ -60,8 +59,9 @@ from .youtube_api import (
     parse_error,
     parse_page,
 )
-from .youtube_state import Phase, StreamGate, YouTubeCursor, hhmm
-from .youtube_stream import StreamUnavailable, stream_once
+from .quota import LIST_COST, SEARCH_COST, VIDEOS_COST, answer_cost, next_reset
+from .state import Phase, StreamGate, YouTubeCursor, hhmm
+from .stream import StreamUnavailable, stream_once
 
 __all__ = ["YouTubeCursor", "YouTubeMonitor", "YouTubeSettings"]
 
@@ -92,7 +92,7 @@ class YouTubeSettings:
     live_check_every: float = 120.0  # videos.list while waiting for the stream to go live
     search_every: float = 600.0  # search.list at most this often (100 calls a day)
     request_timeout: float = 30.0
-    use_stream: bool = False  # liveChat/messages/stream instead of polling (youtube_stream.py)
+    use_stream: bool = False  # liveChat/messages/stream instead of polling (stream.py)
     stream_max: float = 600.0  # a stream connection is renewed after this long
     stream_fallback_for: float = 600.0  # poll this long when the stream does not work, then try it again
     stream_short: float = 5.0  # a connection closed sooner than this is "short"...
@@ -372,7 +372,7 @@ class YouTubeMonitor:
         self.stream_fell_back()
 
     def stream_fell_back(self) -> None:
-        """Log a fallback the gate has just made (here or in youtube_stream)."""
+        """Log a fallback the gate has just made (here or in stream.py)."""
         gate = self.cursor.gate
         until = gate.polling_until or self.wall()
         self.emit("youtube.stream_fallback", "warning", reason=gate.reason, until=until.isoformat())

@@ -30,9 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from ..boundary import clean_event
-from ..chat import Amount, Author, ChatEvent, Kind, Platform, Role
-from ..session.prompt import format_amount
+from ...boundary import clean_event
+from ...chat import Amount, Author, ChatEvent, Kind, Platform, Role
+from ...session.prompt import format_amount
 
 MAX_ECHO = 200  # characters of a server's error message kept in an exception
 

@@ -11,7 +11,7 @@ One connection (reference §2.4–2.6, §4.4):
 4. subscribe chat, donation and subscription with that key, and wait for
    the SYSTEM `subscribed` confirmations (they come on the socket, not in
    the HTTP answer);
-5. read and ping (`chzzk_socket.py`): events become ChatEvents, queued for
+5. read and ping (`socket.py`): events become ChatEvents, queued for
    the router by a task of their own; a pong must come within
    `pingTimeout`, so a socket that died silently is found.
 
@@ -30,7 +30,7 @@ is obeyed exactly. No token, or a refused refresh token, is not retried at
 all: the status says which URL to open, and the monitor waits for the
 callback.
 
-Chzzk chat has no message ids; `chzzk_api` derives stable ones, and the ids
+Chzzk chat has no message ids; `api.py` derives stable ones, and the ids
 already emitted live in `ChzzkCursor`, which outlives restarts, so a
 message delivered again after a reconnect is not emitted twice.
 """
@@ -49,14 +49,14 @@ import trio_websocket
 
 from supervision import ChildContext
 
-from ..chat import ChatEvent
-from ..groups import leaves
-from ..i18n import Param, Said, says, tell
-from ..router.filters import BoundedLRU
-from .chzzk_api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
-from .chzzk_auth import ChzzkAuth, NeedsAuthorization
-from .chzzk_socket import ChzzkSocket, SessionLost, read_open
-from .retry import FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
+from ...chat import ChatEvent
+from ...groups import leaves
+from ...i18n import Param, Said, says, tell
+from ...router.filters import BoundedLRU
+from ..common.retry import FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
+from .api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
+from .auth import ChzzkAuth, NeedsAuthorization
+from .socket import ChzzkSocket, SessionLost, read_open
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]

@@ -39,8 +39,8 @@ import trio
 
 from supervision import Backoff, ChildContext, backoff_delay
 
-from ..groups import leaves
-from ..i18n import Said, SaidError, says, tell
+from ...groups import leaves
+from ...i18n import Said, SaidError, says, tell
 
 FIRST_DELAY = 1.0  # s: about a second, for every connection
 MULTIPLIER = 2.0

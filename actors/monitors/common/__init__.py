@@ -1,0 +1,1 @@
+"""What every platform's monitor shares: the retry rule (`retry.py`)."""
