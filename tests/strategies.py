@@ -357,8 +357,8 @@ def hostile_records(draw: st.DrawFn) -> dict[str, Any]:
 
 import json  # noqa: E402  (imports kept with the section that uses them)
 
-from actors.monitors.chzzk.api import TokenPair  # noqa: E402
 from actors.monitors.chzzk.engineio import EnginePacket, EngineType, SocketPacket, SocketType  # noqa: E402
+from actors.monitors.common.tokens import TokenPair  # noqa: E402
 
 # Frame text: anything UTF-8 can carry, with astral emoji (two UTF-16 units
 # each) drawn often, since that is where length counting goes wrong.

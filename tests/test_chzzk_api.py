@@ -29,6 +29,7 @@ from actors.monitors.chzzk.api import (
     to_chat_event,
     unwrap,
 )
+from actors.monitors.common.tokens import DamagedTokens
 from actors.router.actor import Router, RoutingSettings
 from strategies import chzzk_payloads, chzzk_variants, json_values, token_pairs
 
@@ -414,7 +415,7 @@ def test_a_repr_never_shows_the_tokens(pair):
     ],
 )
 def test_a_damaged_token_file(data):
-    with pytest.raises(PayloadError):
+    with pytest.raises(DamagedTokens):
         TokenPair.from_json(data)
 
 

@@ -18,8 +18,8 @@ from fakes.chzzk import FakeChzzk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.monitors.chzzk.api import TokenPair
-from actors.monitors.chzzk.auth import ChzzkAuth, ChzzkAuthSettings, NeedsAuthorization, TokenStore
+from actors.monitors.chzzk.auth import ChzzkAuth, ChzzkAuthSettings, NeedsAuthorization
+from actors.monitors.common.tokens import TokenPair, TokenStore
 
 tokens = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=200)
 pairs = st.builds(

@@ -28,9 +28,9 @@ from fakes.chzzk import FakeChzzk
 from actors.app import monitor_backoff
 from actors.chat import ChatEvent, Kind, Platform, Role
 from actors.config import BackoffConfig
-from actors.monitors.chzzk.api import TokenPair
-from actors.monitors.chzzk.auth import ChzzkAuth, ChzzkAuthSettings, TokenStore
+from actors.monitors.chzzk.auth import ChzzkAuth, ChzzkAuthSettings
 from actors.monitors.chzzk.monitor import ChzzkCursor, ChzzkMonitor, ChzzkSettings
+from actors.monitors.common.tokens import TokenPair, TokenStore
 from supervision import ChildContext, ChildSpec, ChildState, ChildStatus, Restart, Supervisor, SupervisorSpec
 
 EPOCH = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

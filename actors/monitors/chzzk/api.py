@@ -33,6 +33,7 @@ import attrs
 from ...boundary import clean_event
 from ...chat import Amount, Author, ChatEvent, Kind, Platform, Role
 from ...session.prompt import format_amount
+from ..common.tokens import TokenPair
 
 MAX_ECHO = 200  # characters of a server's error message kept in an exception
 
@@ -143,43 +144,6 @@ def _positive_number(value: object) -> float | None:
     else:
         return None
     return number if math.isfinite(number) and number > 0 else None
-
-
-@attrs.frozen
-class TokenPair:
-    """An OAuth token pair as stored on disk. The tokens stay out of reprs,
-    so a log line or a traceback never shows them."""
-
-    access_token: str = attrs.field(repr=False)
-    refresh_token: str = attrs.field(repr=False)
-    expires_at: float  # unix seconds (wall clock): tokens outlive restarts
-    token_type: str = "Bearer"
-    scope: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "expires_at": self.expires_at,
-            "token_type": self.token_type,
-            "scope": self.scope,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> TokenPair:
-        """The inverse of to_json; PayloadError when anything is missing or wrong."""
-        if not isinstance(data, Mapping):
-            raise PayloadError("token data is not an object")
-        access, refresh = data.get("access_token"), data.get("refresh_token")
-        if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
-            raise PayloadError("token data has no access_token or refresh_token")
-        expires_at = data.get("expires_at")
-        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool) or not math.isfinite(expires_at):
-            raise PayloadError("token data has no expires_at")
-        token_type, scope = data.get("token_type", "Bearer"), data.get("scope", "")
-        if not isinstance(token_type, str) or not isinstance(scope, str):
-            raise PayloadError("token data has a token_type or scope that is not a string")
-        return cls(access, refresh, float(expires_at), token_type, scope)
 
 
 def parse_token(content: object, *, now: float) -> TokenPair:

@@ -1,11 +1,7 @@
-"""Chzzk OAuth2: the token file, and the one place that talks to `/auth/v1/token`.
+"""Chzzk OAuth2: the one place that talks to `/auth/v1/token`.
 
-Chzzk's refresh tokens are single-use (reference §2.2): the moment the server
-answers a refresh, the old refresh token is dead and the new one exists only
-in that answer. So the new pair is written to disk *before* anyone uses it,
-atomically (temp file, fsync, rename, fsync the folder), so a crash or a
-power cut leaves either the old file or the new one, never half of either,
-and never a file someone else can read (mode 0600 from the first byte).
+Chzzk's refresh tokens are single-use (reference §2.2), so every new pair
+goes to the token file (common/tokens.py) before anyone uses it.
 
 Refreshes are serialised by one lock, and a caller that waited for the lock
 re-checks whether someone else already refreshed: two tasks that saw the
@@ -19,11 +15,6 @@ the monitor waits for `authorized()` instead of looping.
 
 from __future__ import annotations
 
-import hmac
-import json
-import os
-import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,14 +26,14 @@ import httpx
 import trio
 
 from ...i18n import Said, SaidError, says
+from ..common.oauth import PendingStates
 from ..common.retry import FatalMonitorError
-from .api import ChzzkApiError, PayloadError, TokenPair, parse_token, unwrap
+from ..common.tokens import TokenPair, TokenStore
+from .api import ChzzkApiError, PayloadError, parse_token, unwrap
 
 Emit = Callable[..., None]
 
 DEFAULT_LIFETIME = 86_400.0  # an access token's documented lifetime, when an answer does not say
-STATE_TTL = 600.0  # seconds an authorisation attempt may take
-MAX_PENDING_STATES = 16  # a few tabs; more is someone hammering /chzzk/auth
 
 
 class NeedsAuthorization(SaidError):
@@ -67,66 +58,6 @@ class ChzzkAuthSettings:
     request_timeout: float = 15.0
 
 
-class TokenStore:
-    """One JSON file holding the current token pair, never half-written or world-readable."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> TokenPair | None:
-        """The stored pair; None when there is none. A damaged file is
-        reported (ValueError naming the file) rather than silently ignored."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            return TokenPair.from_json(json.loads(raw))
-        except (ValueError, PayloadError) as exc:
-            raise ValueError(f"{self.path}: not a token file ({type(exc).__name__})") from None
-
-    def save(self, pair: TokenPair) -> None:
-        folder = self.path.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkstemp creates the file 0600 and exclusively: nobody can open it
-        # between its creation and the rename, and no umask loosens it.
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(pair.to_json(), file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
-        _fsync_folder(folder)
-
-    def clear(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-        _fsync_folder(self.path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename or unlink durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class ChzzkAuth:
     """Tokens for one Chzzk account, shared by the monitor and the control surface."""
 
@@ -146,7 +77,7 @@ class ChzzkAuth:
         self._loaded = False
         self._lock = trio.Lock()
         self._authorized = trio.Event()
-        self._states: dict[str, float] = {}  # state -> trio deadline
+        self._states = PendingStates()
         self.problem: Said | None = None  # why we need authorising, for the status
         self.refreshes = 0
 
@@ -187,24 +118,14 @@ class ChzzkAuth:
 
     def begin(self) -> str:
         """A fresh `state` and the consent URL to send the browser to."""
-        now = trio.current_time()
-        self._states = {s: t for s, t in self._states.items() if t > now}
-        while len(self._states) >= MAX_PENDING_STATES:
-            del self._states[next(iter(self._states))]  # the oldest
-        state = secrets.token_urlsafe(24)
-        self._states[state] = now + STATE_TTL
+        state = self._states.issue(trio.current_time())
         query = urlencode({"clientId": self.s.client_id, "redirectUri": self.s.redirect_uri, "state": state})
         return f"{self.s.auth_url}?{query}"
 
     def take_state(self, state: str) -> bool:
         """True once for a state we issued and that has not expired: the
         callback's CSRF guard (a page elsewhere cannot forge our state)."""
-        now = trio.current_time()
-        for known, deadline in list(self._states.items()):
-            if hmac.compare_digest(known.encode(), state.encode()):
-                del self._states[known]
-                return deadline > now
-        return False
+        return self._states.take(state, trio.current_time())
 
     async def exchange(self, client: httpx.AsyncClient, code: str, state: str) -> TokenPair:
         """Trade an authorisation code for tokens and store them."""
