@@ -530,3 +530,176 @@ def chzzk_variants(draw: st.DrawFn, name: str, canonical: dict) -> tuple[object,
         payload["someFutureField"] = draw(json_values)
     as_object = maybe("argument as an object")
     return (payload if as_object else json.dumps(payload, ensure_ascii=draw(st.booleans()))), applied
+
+
+# ---- Twitch EventSub frames and events -----------------------------------------------------------
+
+twitch_user_ids = st.integers(min_value=1, max_value=10**10).map(str)
+twitch_logins = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=4, max_size=25)
+twitch_uuids = st.uuids().map(str)
+twitch_badge_sets = st.sampled_from(
+    ["broadcaster", "moderator", "vip", "subscriber", "founder", "partner", "sub-gifter", "bits", "premium", "turbo"]
+)
+twitch_badges = st.lists(
+    st.builds(lambda s, i: {"set_id": s, "id": i, "info": ""}, twitch_badge_sets, st.sampled_from(["1", "12", "100"])),
+    max_size=4,
+)
+twitch_emote_names = st.one_of(
+    st.sampled_from(["Kappa", "LUL", "PogChamp", "cohhLUL", "KEKW", ":)", "<3", "B)"]),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789", min_size=2, max_size=20),
+)
+
+
+def twitch_fragment(kind: str, text: str) -> dict[str, Any]:
+    """One message fragment as EventSub sends it: the unused sub-objects null."""
+    fragment: dict[str, Any] = {"type": kind, "text": text, "cheermote": None, "emote": None, "mention": None}
+    if kind == "emote":
+        fragment["emote"] = {"id": "25", "emote_set_id": "0", "owner_id": "0", "format": ["static"]}
+    elif kind == "cheermote":
+        fragment["cheermote"] = {"prefix": "cheer", "bits": 100, "tier": 100}
+    elif kind == "mention":
+        fragment["mention"] = {"user_id": "1", "user_name": text[1:], "user_login": text[1:].lower()}
+    return fragment
+
+
+twitch_fragments = st.lists(
+    st.one_of(
+        chat_text.filter(bool).map(lambda t: twitch_fragment("text", t)),
+        twitch_emote_names.map(lambda n: twitch_fragment("emote", n)),
+        twitch_logins.map(lambda n: twitch_fragment("mention", "@" + n)),
+        st.integers(1, 10_000).map(lambda b: twitch_fragment("cheermote", f"Cheer{b}")),
+        st.just(twitch_fragment("text", " ")),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@st.composite
+def twitch_chat_messages(draw: st.DrawFn, *, broadcaster_id: str = "1971641") -> dict[str, Any]:
+    """A channel.chat.message event as the docs show it, the cheer drawn apart."""
+    fragments = draw(twitch_fragments)
+    bits = draw(st.none() | st.integers(min_value=1, max_value=10**6))
+    login = draw(twitch_logins)
+    return {
+        "broadcaster_user_id": broadcaster_id,
+        "broadcaster_user_login": "streamer",
+        "broadcaster_user_name": "Streamer",
+        "chatter_user_id": draw(twitch_user_ids),
+        "chatter_user_login": login,
+        "chatter_user_name": draw(st.just(login.capitalize()) | chat_text.filter(bool) | st.just("\u200b")),
+        "message_id": draw(twitch_uuids),
+        "message": {"text": "".join(f["text"] for f in fragments), "fragments": fragments},
+        "message_type": draw(st.sampled_from(["text", "channel_points_highlighted", "user_intro", "new_type"])),
+        "badges": draw(twitch_badges),
+        "cheer": None if bits is None else {"bits": bits},
+        "color": "#00FF7F",
+        "reply": None,
+        "channel_points_custom_reward_id": None,
+        "source_broadcaster_user_id": draw(st.sampled_from([None, broadcaster_id])),
+        "source_broadcaster_user_login": None,
+        "source_broadcaster_user_name": None,
+        "source_message_id": None,
+        "source_badges": None,
+    }
+
+
+def twitch_frame(
+    event: dict[str, Any], *, sub_type: str, message_id: str, timestamp: str = "2023-07-19T14:56:51.634234626Z"
+) -> dict[str, Any]:
+    """A notification frame around `event`, shaped as the docs' example."""
+    return {
+        "metadata": {
+            "message_id": message_id,
+            "message_type": "notification",
+            "message_timestamp": timestamp,
+            "subscription_type": sub_type,
+            "subscription_version": "1",
+        },
+        "payload": {
+            "subscription": {
+                "id": "0b7f3361-672b-4d39-b307-dd5b576c9b27",
+                "status": "enabled",
+                "type": sub_type,
+                "version": "1",
+                "condition": {"broadcaster_user_id": event.get("broadcaster_user_id"), "user_id": "2914196"},
+                "transport": {"method": "websocket", "session_id": "AgoQHR3s6Mb4T8GFB1l3DlPfiRIGY2VsbC1h"},
+                "created_at": "2023-11-06T18:11:47.492253549Z",
+                "cost": 0,
+            },
+            "event": event,
+        },
+    }
+
+
+def twitch_notice(notice_type: str, detail: dict[str, Any] | None, **fields: Any) -> dict[str, Any]:
+    """A channel.chat.notification event: the object named after its type, the others absent."""
+    event: dict[str, Any] = {
+        "broadcaster_user_id": "1971641",
+        "broadcaster_user_login": "streamer",
+        "broadcaster_user_name": "Streamer",
+        "chatter_user_id": "4145994",
+        "chatter_user_login": "viewer32",
+        "chatter_user_name": "Viewer32",
+        "chatter_is_anonymous": False,
+        "color": "",
+        "badges": [],
+        "system_message": f"a {notice_type} happened",
+        "message_id": "d62235c8-47ff-a4f4-84e8-5a29a65a9c03",
+        "message": {"text": "", "fragments": []},
+        "notice_type": notice_type,
+        notice_type: detail,
+        "source_broadcaster_user_id": None,
+    }
+    event.update(fields)
+    return event
+
+
+@st.composite
+def twitch_community_gifts(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A community gift as Twitch sends it: the community_sub_gift and its N
+    sub_gifts carrying its id, in any order (dedupe-free: distinct ids)."""
+    total = draw(st.integers(min_value=1, max_value=6))
+    gift_id = draw(st.integers(min_value=1, max_value=10**12).map(str))
+    gifter = {"chatter_user_id": draw(twitch_user_ids), "chatter_is_anonymous": draw(st.booleans())}
+    events = [
+        twitch_notice(
+            "community_sub_gift",
+            {"id": gift_id, "total": total, "sub_tier": "1000", "cumulative_total": None},
+            message_id=draw(twitch_uuids),
+            **gifter,
+        )
+    ]
+    for _ in range(total):
+        detail = {
+            "duration_months": 1,
+            "cumulative_total": None,
+            "recipient_user_id": draw(twitch_user_ids),
+            "recipient_user_name": "Lucky",
+            "recipient_user_login": "lucky",
+            "sub_tier": "1000",
+            "community_gift_id": gift_id,
+        }
+        events.append(twitch_notice("sub_gift", detail, message_id=draw(twitch_uuids), **gifter))
+    return draw(st.permutations(events))
+
+
+@st.composite
+def twitch_mutations(draw: st.DrawFn, value: Any) -> Any:
+    """`value` (a decoded frame) with one to three places replaced by
+    anything JSON holds, or a hostile string: wrong types anywhere."""
+    value = json.loads(json.dumps(value))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        node, path = value, []
+        while isinstance(node, dict | list) and node and (not path or draw(st.booleans())):
+            key = draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
+            path.append((node, key))
+            node = node[key]
+        if not path:
+            return draw(json_values | hostile_text)
+        parent, key = path[-1]
+        if draw(st.integers(0, 4)) == 0 and isinstance(parent, dict):
+            del parent[key]
+        else:
+            parent[key] = draw(json_values | hostile_text | st.just("x" * 100_000))
+    return value

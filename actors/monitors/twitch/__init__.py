@@ -1,0 +1,1 @@
+"""Twitch chat through the official EventSub WebSocket (reference: shared/reference/twitch.md)."""
