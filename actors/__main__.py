@@ -79,7 +79,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
     language = console_language(config.service.language, os.environ)
     if args.check:
-        enabled = [name for name in ("replay", "youtube", "chzzk") if getattr(config.monitors, name).enabled]
+        enabled = (["replay"] if config.monitors.replay.enabled else []) + config.monitors.enabled()
         ok = text(
             "config.check_ok", language, file=str(args.config), monitors=", ".join(enabled), session=config.session.kind
         )

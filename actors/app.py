@@ -6,9 +6,9 @@
      ├─ router     TRANSIENT: routes until the monitors' channel ends
      └─ monitors   nested supervisor (TRANSIENT)
          ├─ replay      TRANSIENT; may end the run (the demo)
-         ├─ youtube     PERMANENT: a stream ends, it waits for the next
-         └─ chzzk       PERMANENT: one session socket, OAuth tokens in a file
-                        each with the monitors' backoff
+         └─ youtube, chzzk, ...
+                        PERMANENT, each with the monitors' backoff: one per
+                        platform the config enables (monitors/registry.py)
 
 Start order is top to bottom, so the stop order is monitors first (no new
 input), then the router, then the session (finishes its turn). The channel
@@ -46,14 +46,12 @@ from supervision import (
 
 from .archive import Archive
 from .chat import ChatEvent
-from .config import BackoffConfig, Config
+from .config import BackoffConfig, Config, surroundings
 from .control.server import ControlSurface
 from .ledger import Ledger
-from .monitors.chzzk.auth import ChzzkAuth
-from .monitors.chzzk.monitor import ChzzkCursor, ChzzkMonitor
 from .monitors.common.retry import FatalMonitorError
+from .monitors.registry import PLATFORMS, Runtime
 from .monitors.replay import ReplayCursor, ReplaySource, run_replay
-from .monitors.youtube.monitor import YouTubeCursor, YouTubeMonitor
 from .router.actor import Router
 from .session.console import run_console_session
 from .session.olv import OlvSession
@@ -102,39 +100,9 @@ def configured_monitors(service: Service) -> list[ChildSpec]:
                 shutdown=2.0,
             )
         )
-    if monitors.youtube.enabled:
-        youtube = YouTubeMonitor(
-            monitors.youtube.settings(),
-            service.chat_send,
-            service.youtube_cursor,
-            emit=service.log.emit,
-        )
-        specs.append(
-            ChildSpec(
-                id="youtube",
-                target=youtube.run,
-                restart=Restart.PERMANENT,  # a stream ends, the monitor waits for the next
-                backoff=monitor_backoff(monitors.backoff),
-                shutdown=2.0,
-            )
-        )
-    if monitors.chzzk.enabled and service.chzzk_auth is not None:
-        chzzk = ChzzkMonitor(
-            monitors.chzzk.settings(),
-            service.chzzk_auth,
-            service.chat_send,
-            service.chzzk_cursor,
-            emit=service.log.emit,
-        )
-        specs.append(
-            ChildSpec(
-                id="chzzk",
-                target=chzzk.run,
-                restart=Restart.PERMANENT,
-                backoff=monitor_backoff(monitors.backoff),
-                shutdown=3.0,
-            )
-        )
+    backoff = monitor_backoff(monitors.backoff)
+    for runtime in service.platforms.values():
+        specs.append(runtime.child(service.chat_send, service.log.emit, backoff))
     return specs
 
 
@@ -171,12 +139,14 @@ class Service:
         if self.control is not None:
             self.ledger.listeners.append(self.control.on_fate)
         self.replay_cursor = ReplayCursor()
-        self.youtube_cursor = YouTubeCursor()
-        self.chzzk_cursor = ChzzkCursor()
-        chzzk = config.monitors.chzzk
-        self.chzzk_auth = (
-            ChzzkAuth(chzzk.auth_settings(config.control, config.base_dir), emit=log.emit) if chzzk.enabled else None
-        )
+        # Each enabled platform's lasting state (its cursor, its tokens): made
+        # once per run, so its monitor's restarts lose none of it.
+        around = surroundings(config)
+        self.platforms: dict[str, Runtime] = {
+            plugin.name: plugin.open(getattr(config.monitors, plugin.name), around, log.emit)
+            for plugin in PLATFORMS
+            if getattr(config.monitors, plugin.name).enabled
+        }
         self.monitor_specs = list(monitors(self))
         self.supervisor = Supervisor(self._root_spec(self.monitor_specs, rng), hooks=[log.supervision_hook], rng=rng)
         self._started = 0.0

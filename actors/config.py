@@ -5,10 +5,14 @@ e.g. ``config.toml: monitors.youtube.max_retries: expected an integer, got
 'ten'``. Unknown keys are errors, because a typo that passes silently means a
 setting the streamer believes in but that does nothing.
 
-Secrets may come from the environment (YOUTUBE_API_KEY, CHZZK_CLIENT_ID,
-CHZZK_CLIENT_SECRET; the environment wins over the file). They are held in
-`Secret`, whose repr and str are redacted, so no log line, status or
-traceback can show them by accident.
+Secrets may come from the environment (CONTROL_TOKEN, and each platform's:
+YOUTUBE_API_KEY, CHZZK_CLIENT_ID, CHZZK_CLIENT_SECRET; the environment wins
+over the file). They are held in `Secret`, whose repr and str are redacted,
+so no log line, status or traceback can show them by accident.
+
+Each platform's section, `[monitors.<name>]`, and its prompt overrides,
+`[session.templates.<name>]`, come from the platform registry
+(monitors/registry.py): the classes that hold them are made from it.
 
 Each problem is a `Said` (config.* in actors/data/i18n/), so a ConfigError
 reads in Korean or English: `str()` is English, `.text(language)` either;
@@ -25,7 +29,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
@@ -35,14 +39,13 @@ from cattrs.gen import make_dict_structure_fn
 from .chat import Platform
 from .control.server import ControlSettings
 from .i18n import DEFAULT, Said, says
-from .monitors.chzzk.auth import ChzzkAuthSettings
-from .monitors.chzzk.monitor import ChzzkSettings
 from .monitors.common.retry import RetryRule
-from .monitors.youtube.monitor import YouTubeSettings
+from .monitors.registry import PLATFORMS, Plugin, Problem, Surroundings
 from .router.actor import RoutingSettings
 from .router.filters import FilterSettings
 from .router.priority import DEFAULT_RATES, Weights
 from .router.similar import DEFAULT_THRESHOLD
+from .secret import Secret
 from .session.olv import OlvSettings
 from .session.olv_protocol import Mode, Timing
 from .session.prompt import (
@@ -57,9 +60,7 @@ from .session.prompt import (
 from .validators import ValueProblem, at_least, greater_than, one_of, within
 
 ENV_SECRETS: Mapping[str, tuple[str, ...]] = {
-    "YOUTUBE_API_KEY": ("monitors", "youtube", "api_key"),
-    "CHZZK_CLIENT_ID": ("monitors", "chzzk", "client_id"),
-    "CHZZK_CLIENT_SECRET": ("monitors", "chzzk", "client_secret"),
+    **{name: ("monitors", p.name, key) for p in PLATFORMS for name, key in p.env.items()},
     "CONTROL_TOKEN": ("control", "token"),
 }
 
@@ -83,33 +84,6 @@ class WrongType(TypeError):
     def __init__(self, said: Said) -> None:
         super().__init__(str(said))
         self.said = said
-
-
-class Secret:
-    """A string that never shows itself. Use `reveal()` where it is sent."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str = "") -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')" if self._value else "Secret('')"
-
-    def __str__(self) -> str:
-        return "***" if self._value else ""
 
 
 # ---- the schema -------------------------------------------------------------
@@ -196,27 +170,61 @@ def _templates_by_kind(instance: Any, attribute: attrs.Attribute[Any], value: di
             raise ValueProblem(f"{attribute.name}.{kind}", said)
 
 
-@attrs.frozen
-class TemplatesConfig:
-    """How each kind of message is put to the VTuber; see actors/session/prompt.py."""
-
-    chat: str = attrs.field(default=DEFAULT_TEMPLATES["chat"], validator=_template)
-    donation: str = attrs.field(default=DEFAULT_TEMPLATES["donation"], validator=_template)
-    sticker: str = attrs.field(default=DEFAULT_TEMPLATES["sticker"], validator=_template)
-    membership: str = attrs.field(default=DEFAULT_TEMPLATES["membership"], validator=_template)
-    gift: str = attrs.field(default=DEFAULT_TEMPLATES["gift"], validator=_template)
-    digest_intro: str = DEFAULT_DIGEST_INTRO
-    crowd: str = attrs.field(default=DEFAULT_CROWD_TEMPLATE, validator=_crowd_template)  # a merged crowd's line
-    youtube: dict[str, str] = attrs.field(factory=dict, validator=_templates_by_kind)  # per-kind overrides
-    chzzk: dict[str, str] = attrs.field(factory=dict, validator=_templates_by_kind)
+class _Templates:
+    """TemplatesConfig's behaviour; its fields are made below (one table of
+    per-kind overrides per platform in the registry)."""
 
     def prompt_templates(self) -> PromptTemplates:
+        fields: Any = self
         return PromptTemplates(
-            templates={kind: getattr(self, kind) for kind in KINDS},
-            overrides={Platform.YOUTUBE: dict(self.youtube), Platform.CHZZK: dict(self.chzzk)},
-            digest_intro=self.digest_intro,
-            crowd=self.crowd,
+            templates={kind: getattr(fields, kind) for kind in KINDS},
+            overrides={Platform(p.name): dict(getattr(fields, p.name)) for p in PLATFORMS},
+            digest_intro=fields.digest_intro,
+            crowd=fields.crowd,
         )
+
+
+def _with_platforms(name: str, fields: dict[str, Any], per_platform: Callable[[Plugin], Any], base: type) -> type:
+    """A frozen attrs class with `fields` and one more per registered platform,
+    named after it: `[monitors.twitch]` and `[session.templates.twitch]`
+    exist as soon as the registry lists Twitch."""
+    every = {**fields, **{p.name: per_platform(p) for p in PLATFORMS}}
+    return attrs.make_class(name, every, bases=(base,), frozen=True, slots=True)
+
+
+if TYPE_CHECKING:
+
+    class TemplatesConfig(_Templates):
+        """How each kind of message is put to the VTuber; see actors/session/prompt.py."""
+
+        chat: str
+        donation: str
+        sticker: str
+        membership: str
+        gift: str
+        digest_intro: str
+        crowd: str
+
+        def __init__(self, **fields: Any) -> None: ...
+        def __getattr__(self, platform: str) -> dict[str, str]: ...
+
+else:
+    TemplatesConfig = _with_platforms(
+        "TemplatesConfig",
+        {
+            "chat": attrs.field(type=str, default=DEFAULT_TEMPLATES["chat"], validator=_template),
+            "donation": attrs.field(type=str, default=DEFAULT_TEMPLATES["donation"], validator=_template),
+            "sticker": attrs.field(type=str, default=DEFAULT_TEMPLATES["sticker"], validator=_template),
+            "membership": attrs.field(type=str, default=DEFAULT_TEMPLATES["membership"], validator=_template),
+            "gift": attrs.field(type=str, default=DEFAULT_TEMPLATES["gift"], validator=_template),
+            "digest_intro": attrs.field(type=str, default=DEFAULT_DIGEST_INTRO),
+            # a merged crowd's line
+            "crowd": attrs.field(type=str, default=DEFAULT_CROWD_TEMPLATE, validator=_crowd_template),
+        },
+        # per-kind overrides: [session.templates.<platform>]
+        lambda plugin: attrs.field(type=dict[str, str], factory=dict, validator=_templates_by_kind),
+        _Templates,
+    )
 
 
 def _websocket_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -321,128 +329,42 @@ class ReplayConfig:
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
 
 
-def _http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not value.startswith(("http://", "https://")):
-        raise ValueProblem(attribute.name, says("config.http_url", value=repr(value)))
+class _Monitors:
+    """MonitorsConfig's behaviour; its fields are made below (one section per
+    platform in the registry)."""
+
+    def platforms(self) -> list[tuple[str, Any]]:
+        """(name, section) of every registered platform, in the registry's order."""
+        return [(p.name, getattr(self, p.name)) for p in PLATFORMS]
+
+    def enabled(self) -> list[str]:
+        """The names of the platforms switched on."""
+        return [name for name, section in self.platforms() if section.enabled]
 
 
-@attrs.frozen
-class YouTubeConfig:
-    enabled: bool = False
-    api_key: Secret = attrs.field(factory=Secret)
-    video_id: str = ""  # the live video; or
-    channel_id: str = ""  # the channel, whose live video is searched for
-    api_base_url: str = attrs.field(default="https://www.googleapis.com/youtube/v3", validator=_http_url)
-    daily_quota: int = attrs.field(default=10_000, validator=at_least(100))
-    stream_hours: float = attrs.field(default=8.0, validator=greater_than(0))
-    skip_backlog: bool = True
-    live_check_every: float = attrs.field(default=120.0, validator=at_least(10))
-    search_every: float = attrs.field(default=600.0, validator=at_least(60))
-    request_timeout: float = attrs.field(default=30.0, validator=greater_than(0))
-    use_stream: bool = False
-    max_retries: int = attrs.field(default=10, validator=at_least(0))
-    retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
+if TYPE_CHECKING:
 
-    def settings(self) -> YouTubeSettings:
-        return YouTubeSettings(
-            api_key=self.api_key.reveal(),
-            video_id=self.video_id,
-            channel_id=self.channel_id,
-            api_base_url=self.api_base_url.rstrip("/"),
-            daily_quota=self.daily_quota,
-            stream_hours=self.stream_hours,
-            skip_backlog=self.skip_backlog,
-            live_check_every=self.live_check_every,
-            search_every=self.search_every,
-            request_timeout=self.request_timeout,
-            use_stream=self.use_stream,
-            max_retries=self.max_retries,
-            retry_interval=self.retry_interval,
-        )
+    class MonitorsConfig(_Monitors):
+        intensity: int
+        period: float
+        backoff: BackoffConfig
+        replay: ReplayConfig
 
+        def __init__(self, **fields: Any) -> None: ...
+        def __getattr__(self, platform: str) -> Any: ...
 
-def _optional_http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if value:
-        _http_url(instance, attribute, value)
-
-
-def _chzzk_events(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    known = ("chat", "donation", "subscription")
-    for name in value:
-        if name not in known:
-            raise ValueProblem(
-                attribute.name, says("config.chzzk_event_unknown", name=repr(name), known=", ".join(known))
-            )
-    if not value:
-        raise ValueProblem(attribute.name, says("config.chzzk_events_none"))
-
-
-@attrs.frozen
-class ChzzkConfig:
-    """The Chzzk monitor ([monitors.chzzk]): the official Open API, OAuth2, one session socket."""
-
-    enabled: bool = False
-    client_id: Secret = attrs.field(factory=Secret)  # or CHZZK_CLIENT_ID
-    client_secret: Secret = attrs.field(factory=Secret)  # or CHZZK_CLIENT_SECRET
-    # Empty: http://localhost:<control.port>/chzzk/callback. It must equal the
-    # app's registered "로그인 리디렉션 URL" exactly.
-    redirect_uri: str = attrs.field(default="", validator=_optional_http_url)
-    token_file: str = ".chzzk-token.json"  # relative to the config file; written 0600
-    # Accepted so configs from the previous version still load; the channel
-    # is whichever account the streamer authorises.
-    channel_id: str = ""
-    events: tuple[str, ...] = attrs.field(default=("chat", "donation", "subscription"), validator=_chzzk_events)
-    api_base_url: str = attrs.field(default="https://openapi.chzzk.naver.com", validator=_http_url)
-    auth_url: str = attrs.field(default="https://chzzk.naver.com/account-interlock", validator=_http_url)
-    connect_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
-    subscribe_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
-    request_timeout: float = attrs.field(default=15.0, validator=greater_than(0))
-    refresh_margin: float = attrs.field(default=600.0, validator=at_least(0))
-    max_retries: int = attrs.field(default=10, validator=at_least(0))
-    retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
-
-    def redirect_for(self, control: ControlConfig) -> str:
-        return self.redirect_uri or f"http://localhost:{control.port}/chzzk/callback"
-
-    def auth_settings(self, control: ControlConfig, base_dir: Path) -> ChzzkAuthSettings:
-        host = "localhost" if control.host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else control.host
-        if ":" in host:
-            host = f"[{host}]"  # an IPv6 literal in a URL
-        page = f"http://{host}:{control.port}/chzzk/auth"
-        if control.token:
-            page += "?token=<your control token>"
-        return ChzzkAuthSettings(
-            client_id=self.client_id.reveal(),
-            client_secret=self.client_secret.reveal(),
-            token_file=base_dir / self.token_file,
-            redirect_uri=self.redirect_for(control),
-            authorize_page=page,
-            api_base_url=self.api_base_url.rstrip("/"),
-            auth_url=self.auth_url,
-            refresh_margin=self.refresh_margin,
-            request_timeout=self.request_timeout,
-        )
-
-    def settings(self) -> ChzzkSettings:
-        return ChzzkSettings(
-            api_base_url=self.api_base_url.rstrip("/"),
-            events=self.events,
-            connect_timeout=self.connect_timeout,
-            subscribe_timeout=self.subscribe_timeout,
-            request_timeout=self.request_timeout,
-            max_retries=self.max_retries,
-            retry_interval=self.retry_interval,
-        )
-
-
-@attrs.frozen
-class MonitorsConfig:
-    intensity: int = attrs.field(default=20, validator=at_least(0))
-    period: float = attrs.field(default=60.0, validator=greater_than(0))
-    backoff: BackoffConfig = BackoffConfig()
-    replay: ReplayConfig = ReplayConfig()
-    youtube: YouTubeConfig = YouTubeConfig()
-    chzzk: ChzzkConfig = ChzzkConfig()
+else:
+    MonitorsConfig = _with_platforms(
+        "MonitorsConfig",
+        {
+            "intensity": attrs.field(type=int, default=20, validator=at_least(0)),
+            "period": attrs.field(type=float, default=60.0, validator=greater_than(0)),
+            "backoff": attrs.field(type=BackoffConfig, factory=BackoffConfig),
+            "replay": attrs.field(type=ReplayConfig, factory=ReplayConfig),
+        },
+        lambda plugin: attrs.field(type=plugin.config, factory=plugin.config),
+        _Monitors,
+    )
 
 
 @attrs.frozen
@@ -475,7 +397,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     router: RouterConfig = RouterConfig()
     session: SessionConfig = SessionConfig()
-    monitors: MonitorsConfig = MonitorsConfig()
+    monitors: MonitorsConfig = attrs.field(factory=MonitorsConfig)
     archive: ArchiveConfig = ArchiveConfig()
     control: ControlConfig = attrs.field(factory=ControlConfig)
     # Where the file was; relative paths inside it are relative to its folder.
@@ -485,9 +407,8 @@ class Config:
 def secret_values(config: Config) -> list[str]:
     """Every secret in a config, revealed: for redacting log lines, where an
     error text (an URL with ?key=..., say) could carry one."""
-    monitors = config.monitors
-    secrets = (monitors.youtube.api_key, monitors.chzzk.client_id, monitors.chzzk.client_secret, config.control.token)
-    return [s.reveal() for s in secrets if s]
+    secrets = [secret for _, section in config.monitors.platforms() for secret in section.secrets()]
+    return [s.reveal() for s in (*secrets, config.control.token) if s]
 
 
 # ---- the converter ------------------------------------------------------------
@@ -633,9 +554,6 @@ def _make_converter() -> cattrs.Converter:
 CONVERTER = _make_converter()
 
 
-Problem = tuple[str, Said]  # where (a key path, or a file name) and what
-
-
 def _problems(exc: BaseException, path: tuple[str, ...]) -> list[Problem]:
     """Flatten cattrs' exception groups into (key.path, problem) pairs."""
     if isinstance(exc, cattrs.ClassValidationError):
@@ -673,6 +591,18 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             table[keys[-1]] = value
 
 
+def surroundings(config: Config) -> Surroundings:
+    """What a platform's settings may depend on beyond their own section."""
+    control = config.control
+    return Surroundings(
+        control_enabled=control.enabled,
+        control_host=control.host,
+        control_port=control.port,
+        control_has_token=bool(control.token),
+        base_dir=config.base_dir,
+    )
+
+
 def _check_whole(config: Config) -> list[Problem]:
     """Rules that span several settings."""
     problems: list[Problem] = []
@@ -680,21 +610,10 @@ def _check_whole(config: Config) -> list[Problem]:
     control = config.control
     if control.enabled and control.host not in ("127.0.0.1", "::1", "localhost") and not control.token:
         problems.append(("control.token", says("config.token_needed", host=control.host)))
-    youtube = monitors.youtube
-    if youtube.enabled and not youtube.api_key:
-        problems.append(("monitors.youtube.api_key", says("config.youtube_api_key")))
-    if youtube.enabled and not (youtube.video_id or youtube.channel_id):
-        problems.append(("monitors.youtube", says("config.youtube_video")))
-    chzzk = monitors.chzzk
-    if chzzk.enabled:
-        for name in ("client_id", "client_secret"):
-            if not getattr(chzzk, name):
-                problems.append(
-                    (f"monitors.chzzk.{name}", says("config.chzzk_credential", env=f"CHZZK_{name.upper()}"))
-                )
-        if not control.enabled:
-            problems.append(("control.enabled", says("config.chzzk_needs_control")))
-    live = [name for name in ("youtube", "chzzk") if getattr(monitors, name).enabled]
+    around = surroundings(config)
+    for _, section in monitors.platforms():
+        problems.extend(section.problems(around))
+    live = monitors.enabled()
     if live and monitors.replay.enabled and not monitors.replay.path:
         # The demo's made-up viewers would be answered beside real chat, and
         # the service would stop itself when the demo ends, mid-stream.
@@ -702,8 +621,9 @@ def _check_whole(config: Config) -> list[Problem]:
     elif live and monitors.replay.enabled and monitors.replay.ends_run:
         said = says("config.replay_ends_run", path=monitors.replay.path, live=live[0])
         problems.append(("monitors.replay.ends_run", said))
-    if not (monitors.replay.enabled or monitors.youtube.enabled or monitors.chzzk.enabled):
-        problems.append(("monitors", says("config.no_monitor")))
+    if not (monitors.replay.enabled or live):
+        names = ", ".join(name for name, _ in monitors.platforms())
+        problems.append(("monitors", says("config.no_monitor", names=names)))
     if monitors.replay.enabled and monitors.replay.path:
         path = config.base_dir / monitors.replay.path
         if not path.is_file():

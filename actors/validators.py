@@ -64,3 +64,13 @@ def one_of(*choices: str) -> Validator:
             raise ValueProblem(attribute.name, says("config.one_of", choices=", ".join(choices), value=repr(value)))
 
     return check
+
+
+def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise ValueProblem(attribute.name, says("config.http_url", value=repr(value)))
+
+
+def optional_http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value:
+        http_url(instance, attribute, value)

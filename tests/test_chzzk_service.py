@@ -106,7 +106,7 @@ async def consent_then_chat(service: Service, fake: FakeChzzk, port: int, tmp_pa
     token_file = tmp_path / "secrets" / "chzzk.json"
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     stored = json.loads(token_file.read_text())
-    await until(lambda: service.chzzk_cursor.live_since is not None)
+    await until(lambda: service.platforms["chzzk"].cursor.live_since is not None)
     fake.chat("치지직에서 인사드려요", nickname="민수")
     fake.donation(1000, "맛있는 거 사 드세요", nickname="후원자")
     await until(lambda: service.ledger.dispatched == 2)
@@ -122,8 +122,8 @@ async def test_with_a_control_token_consent_needs_it_and_a_refusal_is_shown(tmp_
     async with trio.open_nursery() as outer:
         await outer.start(fake.serve)
         service, out = chzzk_service(tmp_path, fake, port, control='token = "control-secret"')
-        assert service.chzzk_auth is not None
-        assert service.chzzk_auth.s.authorize_page.endswith("/chzzk/auth?token=<your control token>")
+        assert service.platforms["chzzk"].auth is not None
+        assert service.platforms["chzzk"].auth.s.authorize_page.endswith("/chzzk/auth?token=<your control token>")
         with trio.fail_after(30):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(service.run)
@@ -147,7 +147,7 @@ async def test_with_a_control_token_consent_needs_it_and_a_refusal_is_shown(tmp_
                         f"http://127.0.0.1:{port}/chzzk/callback?error=access_denied&state={state}"
                     )
                     assert denied.status_code == 400 and "access_denied" in denied.text
-                assert fake.stats.code_grants == 0 and not service.chzzk_auth.has_token
+                assert fake.stats.code_grants == 0 and not service.platforms["chzzk"].auth.has_token
                 service.supervisor.stop()
         outer.cancel_scope.cancel()
     assert "control-secret" not in out.getvalue()
@@ -181,7 +181,7 @@ async def test_consent_again_restarts_a_monitor_that_gave_up_on_a_refused_scope(
                     consent = await browser.get(start.headers["location"])
                     back = httpx.URL(consent.headers["location"]).copy_with(host="127.0.0.1")
                     assert (await browser.get(back)).status_code == 200
-                await until(lambda: service.chzzk_cursor.live_since is not None)
+                await until(lambda: service.platforms["chzzk"].cursor.live_since is not None)
                 assert chzzk_state() is ChildState.RUNNING
                 service.supervisor.stop()
         outer.cancel_scope.cancel()

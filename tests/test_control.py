@@ -185,7 +185,7 @@ video_id = "{fake.video_id}"
 api_base_url = "{fake.base_url}"
 """
         service, _ = service_for(tmp_path, port, extra=youtube)
-        until = service.youtube_cursor.quota.exhausted(datetime.now(UTC))
+        until = service.platforms["youtube"].cursor.quota.exhausted(datetime.now(UTC))
         nursery.start_soon(service.run)
         await until_listening(port)
         async with httpx.AsyncClient() as client:

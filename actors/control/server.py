@@ -45,6 +45,7 @@ from ..chat import ChatEvent, one_per_viewer
 from ..i18n import catalogue, page_language, says, tell
 from ..i18n import text as i18n_text
 from ..ledger import Fate
+from ..monitors.registry import BY_NAME, PLATFORMS, OAuthFlow
 from .cockpit import ACTIONS, Cockpit
 from .hosts import HostGuard, HostPolicy
 from .hub import Client, Hub
@@ -159,9 +160,6 @@ def status_snapshot(service: Service) -> dict[str, Any]:
         for e, handed in service.buffer.unfated()
     ]
     again = [entry(e, "again") for e in service.buffer.answering_again()]
-    # The YouTube monitor's state in words (live, waiting, stream ended, quota
-    # exhausted until when, polling instead of streaming), not just counters.
-    youtube = service.youtube_cursor.snapshot() if service.config.monitors.youtube.enabled else None
     return {
         "service": {k: fields[k] for k in ("uptime_s", "summary", "counts", "balanced")},
         "tree": fields["tree"],
@@ -171,32 +169,15 @@ def status_snapshot(service: Service) -> dict[str, Any]:
         "latency": service.waits.summary(),
         "muted": sorted(service.router.filters.muted),
         "answering_again": again,  # dispatched already: not in the pending count
-        "youtube": youtube,
-        "chzzk": chzzk_status(service),
+        # Each platform's box (the YouTube monitor's state in words, the
+        # Chzzk login and socket...), None for one the config leaves off.
+        **{p.name: _platform_status(service, p.name) for p in PLATFORMS},
     }
 
 
-def chzzk_status(service: Service) -> dict[str, Any] | None:
-    auth = service.chzzk_auth
-    if auth is None:
-        return None
-    cursor = service.chzzk_cursor
-    expires_at = auth.expires_at
-    return {
-        "authorized": auth.has_token,
-        "authorize_at": None if auth.has_token else auth.s.authorize_page,
-        "problem": None if auth.problem is None else str(auth.problem),
-        "problem_detail": None if auth.problem is None else auth.problem.to_dict(),
-        "token_expires_in_s": None if expires_at is None else round(expires_at - auth.wall()),
-        "refreshes": auth.refreshes,
-        "connects": cursor.connects,
-        "live": cursor.live_since is not None,
-        "subscribed": list(cursor.subscribed),
-        "refused": sorted(cursor.refused),
-        "emitted": cursor.emitted,
-        "duplicates": cursor.duplicates,
-        "skipped": cursor.skipped,
-    }
+def _platform_status(service: Service, name: str) -> dict[str, Any] | None:
+    runtime = service.platforms.get(name)
+    return None if runtime is None else runtime.status()
 
 
 def fate_message(event: ChatEvent, fate: Fate, reason: str | None, detail: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,8 +225,9 @@ class ControlSurface:
                 Route("/overlay", self.overlay),
                 Route("/status", self.status),
                 Route("/healthz", self.healthz),
-                Route("/chzzk/auth", self.chzzk_auth),
-                Route("/chzzk/callback", self.chzzk_callback),
+                # Each platform's consent pages (those with an OAuth flow).
+                Route("/{platform}/auth", self.oauth_start),
+                Route("/{platform}/callback", self.oauth_callback),
                 WebSocketRoute("/ws", self.websocket),
             ]
         )
@@ -352,63 +334,70 @@ class ControlSurface:
         ledger = self.service.ledger
         return JSONResponse({"ok": True, "balanced": ledger.balanced, "received": ledger.received})
 
-    # ---- Chzzk's OAuth2 authorisation code flow ---------------------------------------------
+    # ---- the OAuth2 authorisation code flows (Chzzk, and any platform that has one) ----------
 
-    async def chzzk_auth(self, request: Request) -> Response:
-        """Start the consent: a fresh `state`, then Chzzk's account-interlock page."""
-        auth = self.service.chzzk_auth
-        if auth is None:
-            return self._said(request, "chzzk_disabled", 404)
+    def _oauth(self, request: Request) -> tuple[str, OAuthFlow | None]:
+        name = str(request.path_params["platform"])
+        runtime = self.service.platforms.get(name) if name in BY_NAME else None
+        return name, None if runtime is None else runtime.oauth
+
+    async def oauth_start(self, request: Request) -> Response:
+        """Start the consent: a fresh `state`, then the platform's consent page."""
+        name, flow = self._oauth(request)
+        if flow is None:
+            return self._said(request, name, "disabled", 404)
         if not self._authorized(request.headers, request.query_params):
-            return self._said(request, "token", 401)
-        self.emit("chzzk.consent_started")
-        # No Referer to Chzzk: our URL may carry ?token=.
-        return RedirectResponse(auth.begin(), status_code=302, headers={"Referrer-Policy": "no-referrer"})
+            return self._said(request, name, "token", 401)
+        self.emit(f"{name}.consent_started")
+        # No Referer to the platform: our URL may carry ?token=.
+        return RedirectResponse(flow.begin(), status_code=302, headers={"Referrer-Policy": "no-referrer"})
 
-    async def chzzk_callback(self, request: Request) -> Response:
-        """Where Chzzk sends the browser back. No control token here: the
-        browser comes from Chzzk and cannot carry one. The `state` is the
-        guard: only a state we issued moments ago is accepted, once, so a
-        page elsewhere cannot plant its own code in our service (CSRF)."""
-        auth = self.service.chzzk_auth
-        if auth is None:
-            return self._said(request, "chzzk_disabled", 404)
+    async def oauth_callback(self, request: Request) -> Response:
+        """Where the platform sends the browser back. No control token here:
+        the browser comes from the platform and cannot carry one. The `state`
+        is the guard: only a state we issued moments ago is accepted, once,
+        so a page elsewhere cannot plant its own code in our service (CSRF)."""
+        name, flow = self._oauth(request)
+        if flow is None:
+            return self._said(request, name, "disabled", 404)
         query = request.query_params
         state = query.get("state", "")
-        if not state or not auth.take_state(state):
-            self.emit("chzzk.callback_refused", "warning", why="state does not match")
-            return self._said(request, "refused", 400)
+        if not state or not flow.take_state(state):
+            self.emit(f"{name}.callback_refused", "warning", why="state does not match")
+            return self._said(request, name, "refused", 400)
         code = query.get("code", "")
         if not code:
             why = query.get("error_description") or query.get("error") or "no code in the answer"
-            return self._said(request, "not_granted", 400, title="failed", why=why)
+            return self._said(request, name, "not_granted", 400, title="failed", why=why)
         try:
             async with httpx.AsyncClient() as client:
-                await auth.exchange(client, code, state)
+                await flow.exchange(client, code, state)
         except Exception as exc:  # shown to the streamer, who is looking at this page
-            self.emit("chzzk.exchange_failed", "error", error=f"{type(exc).__name__}: {exc}")
+            self.emit(f"{name}.exchange_failed", "error", error=f"{type(exc).__name__}: {exc}")
             error = f"{type(exc).__name__}: {exc}"
-            return self._said(request, "exchange_failed", 502, title="failed", error=error)
-        await self._restart_failed_chzzk()
-        return self._said(request, "connected", 200)
+            return self._said(request, name, "exchange_failed", 502, title="failed", error=error)
+        await self._restart_if_failed(name)
+        return self._said(request, name, "connected", 200)
 
     def _said(
-        self, request: Request, key: str, status: int, *, title: str | None = None, **params: object
+        self, request: Request, name: str, key: str, status: int, *, title: str | None = None, **params: object
     ) -> HTMLResponse:
         """One of the OAuth pages, in the browser's language (pages.* in the catalogue)."""
         language = self._language(request.headers, request.query_params)
-        heading = i18n_text(f"pages.{title or key}_title", language)
+        platform = i18n_text(f"platforms.{name}", language) if name in BY_NAME else name
+        params = {"platform": platform, "name": name, **params}
+        heading = i18n_text(f"pages.{title or key}_title", language, **params)
         return _page(heading, i18n_text(f"pages.{key}", language, **params), status, language)
 
-    async def _restart_failed_chzzk(self) -> None:
+    async def _restart_if_failed(self, name: str) -> None:
         """A monitor that gave up (a refused scope, say) gets a fresh start
         with the new consent; one that waits for it simply wakes up."""
         monitors = self.monitors._monitors()
         if monitors is None:
             return
         for child in monitors.snapshot().children:
-            if child.id == "chzzk" and child.state is ChildState.FAILED:
-                await monitors.start_child("chzzk")
+            if child.id == name and child.state is ChildState.FAILED:
+                await monitors.start_child(name)
 
     # ---- the WebSocket -----------------------------------------------------------------------
 
