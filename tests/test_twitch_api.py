@@ -564,9 +564,9 @@ def test_the_documented_device_code():
 
 def test_the_documented_token():
     pair = parse_token(TOKEN, 1000.0)
-    assert pair.access == "rfx2uswqe8l4g1mkagrvg5tv0ks3" and pair.expires_at == 15124.0
-    assert pair.scopes == ("user:read:chat",)
-    assert pair.access not in repr(pair) and pair.refresh not in repr(pair)
+    assert pair.access_token == "rfx2uswqe8l4g1mkagrvg5tv0ks3" and pair.expires_at == 15124.0
+    assert pair.scope == "user:read:chat"
+    assert pair.access_token not in repr(pair) and pair.refresh_token not in repr(pair)
     assert TokenPair.from_json(json.loads(json.dumps(pair.to_json()))) == pair
 
 

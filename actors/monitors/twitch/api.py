@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ...boundary import clean_id
+from ..common.tokens import TokenPair
 
 MAX_ECHO = 200  # characters of a server's error message kept in an exception
 
@@ -351,33 +352,6 @@ def parse_device_code(body: object) -> DeviceCode:
     return DeviceCode(device_code, user_code, uri, expires_in, 5.0 if interval is None else interval)
 
 
-@attrs.frozen
-class TokenPair:
-    """A user access token and its (one-time) refresh token, as stored on
-    disk. The tokens stay out of reprs, so no log line or traceback shows them."""
-
-    access: str = attrs.field(repr=False)
-    refresh: str = attrs.field(repr=False)
-    expires_at: float  # unix seconds (wall clock): tokens outlive restarts
-    scopes: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"access": self.access, "refresh": self.refresh, "expires_at": self.expires_at, "scopes": self.scopes}
-
-    @classmethod
-    def from_json(cls, data: object) -> TokenPair:
-        """The inverse of to_json; PayloadError when anything is missing or wrong."""
-        if not isinstance(data, Mapping):
-            raise PayloadError("token data is not an object")
-        access, refresh = _str(data, "access"), _str(data, "refresh")
-        expires_at = data.get("expires_at")
-        if access is None or refresh is None:
-            raise PayloadError("token data has no access or refresh token")
-        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool) or not math.isfinite(expires_at):
-            raise PayloadError("token data has no expires_at")
-        return cls(access, refresh, float(expires_at), _words(data.get("scopes")))
-
-
 def parse_token(body: object, now: float) -> TokenPair:
     """POST /oauth2/token's success (device grant or refresh) -> TokenPair
     expiring at now + expires_in. Both tokens are required: a public
@@ -389,7 +363,8 @@ def parse_token(body: object, now: float) -> TokenPair:
     expires_in = _positive(data.get("expires_in"))
     if expires_in is None:
         raise PayloadError("token answer has no usable expires_in")
-    return TokenPair(access, refresh, now + expires_in, _words(data.get("scope")))
+    # The common pair (one token file format for every platform); scopes space-separated, as OAuth writes them.
+    return TokenPair(access, refresh, now + expires_in, scope=" ".join(_words(data.get("scope"))))
 
 
 PollOutcome = Literal["pending", "slow_down", "denied", "expired", "invalid"]
