@@ -37,7 +37,6 @@ message delivered again after a reconnect is not emitted twice.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -50,9 +49,9 @@ import trio_websocket
 from supervision import ChildContext
 
 from ...chat import ChatEvent
-from ...groups import leaves
 from ...i18n import Param, Said, says, tell
 from ...router.filters import BoundedLRU
+from ..common.forward import Forwarder, first_failure
 from ..common.retry import FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
 from .api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .auth import ChzzkAuth, NeedsAuthorization
@@ -60,8 +59,6 @@ from .socket import ChzzkSocket, SessionLost, read_open
 
 Emit = Callable[..., None]
 WallClock = Callable[[], datetime]
-
-MAX_QUEUED = 10_000  # events waiting for a stuck router; the oldest go first beyond this
 
 EVENT_TYPES = {"chat": "CHAT", "donation": "DONATION", "subscription": "SUBSCRIPTION"}
 
@@ -114,8 +111,8 @@ class ChzzkMonitor:
         self.transport = transport
         self.wanted = tuple(EVENT_TYPES[name] for name in settings.events)
         # Events on their way to the router; outlives connections and restarts.
-        self._queue: deque[ChatEvent] = deque()
-        self._queued = trio.Event()
+        self.forwarder = Forwarder("chzzk", emit, self._sent)
+        self._enqueue = self.forwarder.put
 
     async def run(self, ctx: ChildContext) -> None:
         ctx.started()
@@ -125,33 +122,16 @@ class ChzzkMonitor:
         with ctx.cancel_on_stop():
             try:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._forward, outbox)
+                    nursery.start_soon(self.forwarder.run, outbox)
                     await self._retrying(ctx)
                     nursery.cancel_scope.cancel()
             except BaseExceptionGroup as group:
                 # The supervisor tells a FatalMonitorError from an outage by
                 # its type: it must see the error, not the nursery's group.
-                raise _first_failure(group) from None
+                raise first_failure(group, _PRECEDENCE) from None
 
-    def _enqueue(self, event: ChatEvent) -> None:
-        if len(self._queue) >= MAX_QUEUED:
-            # The router has been stuck for a long while: keep the newest.
-            dropped = self._queue.popleft()
-            self.emit("chzzk.queue_full", "warning", dropped=dropped.id, queued=len(self._queue))
-        self._queue.append(event)
-        self._queued.set()
-
-    async def _forward(self, outbox: trio.MemorySendChannel[ChatEvent]) -> None:
-        """Hand queued events to the router. Apart from the socket's reader,
-        so a slow router never keeps pongs unread (the socket would look dead)."""
-        queue = self._queue
-        while True:
-            while queue:
-                await outbox.send(queue[0])
-                queue.popleft()
-                self.cursor.emitted += 1
-            await self._queued.wait()
-            self._queued = trio.Event()
+    def _sent(self) -> None:
+        self.cursor.emitted += 1
 
     async def _retrying(self, ctx: ChildContext) -> None:
         async with httpx.AsyncClient(timeout=self.s.request_timeout, transport=self.transport) as client:
@@ -267,7 +247,7 @@ class ChzzkMonitor:
         except BaseExceptionGroup as group:
             # The reader's or the pinger's error comes wrapped by the nursery;
             # the retry loop and the status want the error itself.
-            raise _first_failure(group) from None
+            raise first_failure(group, _PRECEDENCE) from None
         finally:
             await sock.goodbye()
 
@@ -363,18 +343,6 @@ class ChzzkMonitor:
 # Which error speaks for a connection when several tasks failed at once:
 # what retrying cannot fix first, then what says why the socket ended.
 _PRECEDENCE = (FatalMonitorError, NeedsAuthorization, SessionLost)
-
-
-def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    every = leaves(group)
-    failures = [exc for exc in every if not isinstance(exc, trio.Cancelled)] or every
-    if any(not isinstance(exc, Exception) for exc in failures):
-        return group  # KeyboardInterrupt and the like: not ours to pick from
-    for kind in _PRECEDENCE:
-        for exc in failures:
-            if isinstance(exc, kind):
-                return exc
-    return failures[0]
 
 
 def _short(key: str | None) -> str:
