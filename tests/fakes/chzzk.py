@@ -74,34 +74,41 @@ It prints one line with base_url, auth_url, client id and secret, and on Ctrl-C 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import http
 import json
 import math
 import random
 import secrets
-import signal
-import socket
-import struct
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import attrs
 import h11
 import trio
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState as WsState
-from wsproto.connection import ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessage
 
+if not __package__:  # run as a script: tests/fakes/ is on sys.path, and fakes._http needs tests/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fakes._http import (
+    Reply,
+    Request,
+    accept_websocket,
+    compact_json,
+    send_reply,
+    serve_connection,
+    stop_on_signal,
+)
+
 KST = timezone(timedelta(hours=9), "KST")
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 
 CODE_TTL = 600.0  # authorization codes: 10 minutes
 REFRESH_TOKEN_TTL = 30 * 86400.0  # 30 days (§2.2)
@@ -110,6 +117,7 @@ MAX_CLIENT_SESSIONS = 10  # per app (§2.4)
 MAX_SUBSCRIPTIONS = 30  # per session (§2.4)
 CLOSE_GRACE = 5.0  # after our WebSocket close frame, how long the client may take to answer it
 
+JSON_TYPE = "application/json;charset=UTF-8"  # Spring's spelling, as the real server sends it
 EVENT_TYPES = ("CHAT", "DONATION", "SUBSCRIPTION")
 # What a refresh answers in `scope`: Korean scope names separated by spaces (§2.2, observed).
 SCOPE = "유저 정보 조회 채팅 메시지 조회 후원 조회 구독 조회"
@@ -136,11 +144,6 @@ DONATION_VARIANTS = frozenset({"pay_amount_number", "object_argument"})
 
 def _real_wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _dumps(value: Any) -> str:
-    """Compact JSON with raw (not \\u-escaped) Korean, as the real payloads have it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # ------------------------------------------------------------ Engine.IO v3 framing
@@ -225,8 +228,8 @@ def _decode_text_payload(text: str) -> list[str]:
 
 def _event_frame(name: str, payload: Any, *, as_object: bool = False) -> str:
     """``42["NAME","<json string>"]``: the argument is a JSON document encoded as a string (§2.5)."""
-    argument = payload if as_object else _dumps(payload)
-    return "42" + _dumps([name, argument])
+    argument = payload if as_object else compact_json(payload)
+    return "42" + compact_json([name, argument])
 
 
 # ---------------------------------------------------------------- observable state
@@ -384,61 +387,31 @@ class _Abort(Exception):
         self.rst = rst
 
 
-@attrs.frozen
-class _Request:
-    method: str
-    path: str  # without a trailing slash: "/socket.io/" is "/socket.io"
-    raw_path: str
-    params: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
-    body: bytes
-
-    def get(self, name: str) -> str | None:
-        values = self.params.get(name)
-        return values[0] if values else None
-
-    @property
-    def is_websocket(self) -> bool:
-        # h11 takes a request as a protocol switch proposal only with "Connection: upgrade" too.
-        connection = {token.strip().lower() for token in self.headers.get("connection", "").split(",")}
-        return self.headers.get("upgrade", "").lower() == "websocket" and "upgrade" in connection
+def _json_reply(content: Any, *, after: Callable[[], None] | None = None) -> Reply:
+    body = compact_json({"code": 200, "message": None, "content": content}).encode()
+    return Reply(200, body, JSON_TYPE, after=after)
 
 
-@attrs.frozen
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json;charset=UTF-8"
-    headers: tuple[tuple[str, str], ...] = ()
-    # Runs once the answer has gone out (or failed to): a subscribe's SYSTEM message follows the reply.
-    after: Callable[[], None] | None = None
+def _error_reply(error: _ApiError) -> Reply:
+    body = compact_json({"code": error.status, "message": error.message}).encode()
+    return Reply(error.status, body, JSON_TYPE, tuple(error.headers))
 
 
-def _json_reply(content: Any, *, after: Callable[[], None] | None = None) -> _Reply:
-    return _Reply(200, _dumps({"code": 200, "message": None, "content": content}).encode(), after=after)
-
-
-def _error_reply(error: _ApiError) -> _Reply:
-    return _Reply(
-        error.status, _dumps({"code": error.status, "message": error.message}).encode(), headers=tuple(error.headers)
-    )
-
-
-def _html_reply(status: int, text: str) -> _Reply:
+def _html_reply(status: int, text: str) -> Reply:
     body = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{status}</title></head><body>{text}</body></html>"
-    return _Reply(status, body.encode(), "text/html;charset=UTF-8")
+    return Reply(status, body.encode(), "text/html;charset=UTF-8")
 
 
-def _engine_error(status: int, code: int, message: str) -> _Reply:
+def _engine_error(status: int, code: int, message: str) -> Reply:
     """Engine.IO's own error body (0 unknown transport, 1 unknown sid, 2 bad handshake method, 3 bad request,
     5 unsupported protocol version)."""
-    return _Reply(status, _dumps({"code": code, "message": message}).encode())
+    return Reply(status, compact_json({"code": code, "message": message}).encode(), JSON_TYPE)
 
 
-def _payload_reply(packets: list[str], b64: bool) -> _Reply:
+def _payload_reply(packets: list[str], b64: bool) -> Reply:
     if b64:
-        return _Reply(200, encode_text_payload(packets).encode(), "text/plain; charset=UTF-8")
-    return _Reply(200, encode_binary_payload(packets), "application/octet-stream")
+        return Reply(200, encode_text_payload(packets).encode(), "text/plain; charset=UTF-8")
+    return Reply(200, encode_binary_payload(packets), "application/octet-stream")
 
 
 # ------------------------------------------------------------------------ the fake
@@ -734,51 +707,31 @@ class FakeChzzk:
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
         """One keep-alive connection, one request at a time; a WebSocket upgrade takes the connection over."""
-        conn = h11.Connection(h11.SERVER)
-        rst = False
-        try:
-            while True:
-                received = await _receive_request(conn, stream)
-                if received is None:
-                    return
-                request = _parse_request(*received)
-                self.stats.requests += 1
-                self._poke()
-                if request.is_websocket:
-                    # The connection is the WebSocket's from here on, or closed if the handshake fails.
-                    fault = self._take_fault(request)
-                    if fault is not None:
-                        await _send_reply(conn, stream, self._fault_reply(fault), close=True)
-                    else:
-                        rst = await self._websocket(conn, stream, request)
-                    return
-                try:
-                    reply = await self._dispatch(request)
-                except _Abort as abort:
-                    rst = abort.rst
-                    return
-                try:
-                    await _send_reply(conn, stream, reply)
-                finally:
-                    if reply.after is not None:
-                        reply.after()
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    return
-                conn.start_next_cycle()
-        except h11.RemoteProtocolError as error:
-            if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                try:
-                    await _send_reply(conn, stream, _Reply(error.error_status_hint, b"Bad Request", "text/plain"))
-                except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError):
-                    pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client went away
-        finally:
-            if rst:
-                _set_linger_zero(stream)
-            await trio.aclose_forcefully(stream)
+        await serve_connection(stream, self._answer)
 
-    def _take_fault(self, request: _Request) -> _Fault | None:
+    async def _answer(self, conn: h11.Connection, stream: trio.SocketStream, request: Request) -> bool:
+        """Answer one request; True ends the connection with a TCP reset."""
+        self.stats.requests += 1
+        self._poke()
+        if request.is_websocket:
+            # The connection is the WebSocket's from here on, or closed if the handshake fails.
+            fault = self._take_fault(request)
+            if fault is not None:
+                await send_reply(conn, stream, self._fault_reply(fault), close=True)
+                return False
+            return await self._websocket(conn, stream, request)
+        try:
+            reply = await self._dispatch(request)
+        except _Abort as abort:
+            return abort.rst  # nothing was answered, so the connection ends here
+        try:
+            await send_reply(conn, stream, reply)
+        finally:
+            if reply.after is not None:
+                reply.after()
+        return False
+
+    def _take_fault(self, request: Request) -> _Fault | None:
         for fault in self._faults:
             if request.raw_path.startswith(fault.prefix) or request.path.startswith(fault.prefix):
                 fault.times -= 1
@@ -789,13 +742,14 @@ class FakeChzzk:
                 return fault
         return None
 
-    def _fault_reply(self, fault: _Fault) -> _Reply:
+    def _fault_reply(self, fault: _Fault) -> Reply:
         headers = () if fault.retry_after is None else (("retry-after", f"{fault.retry_after:g}"),)
         if fault.non_json:
-            return _Reply(fault.status, NON_JSON_BODY, "text/html", headers)
-        return _Reply(fault.status, _dumps({"code": fault.status, "message": fault.message}).encode(), headers=headers)
+            return Reply(fault.status, NON_JSON_BODY, "text/html", headers)
+        body = compact_json({"code": fault.status, "message": fault.message}).encode()
+        return Reply(fault.status, body, JSON_TYPE, headers)
 
-    async def _dispatch(self, request: _Request) -> _Reply:
+    async def _dispatch(self, request: Request) -> Reply:
         fault = self._take_fault(request)
         if fault is not None:
             return self._fault_reply(fault)
@@ -815,8 +769,8 @@ class FakeChzzk:
         except _ApiError as error:
             return _error_reply(error)
 
-    def _route(self, request: _Request) -> tuple[str, Callable[[_Request], _Reply]] | None:
-        routes: dict[str, tuple[str, Callable[[_Request], _Reply]]] = {
+    def _route(self, request: Request) -> tuple[str, Callable[[Request], Reply]] | None:
+        routes: dict[str, tuple[str, Callable[[Request], Reply]]] = {
             "/auth/v1/token": ("POST", self._token),
             "/auth/v1/token/revoke": ("POST", self._revoke_token),
             "/open/v1/users/me": ("GET", self._users_me),
@@ -842,7 +796,7 @@ class FakeChzzk:
 
     # ----------------------------------------------------------------- OAuth
 
-    def _consent(self, request: _Request) -> _Reply:
+    def _consent(self, request: Request) -> Reply:
         """The account-interlock page, consenting at once: 302 to redirectUri with a fresh code."""
         client_id, redirect_uri, state = (request.get(name) for name in ("clientId", "redirectUri", "state"))
         if not client_id or not redirect_uri or not state:
@@ -853,13 +807,13 @@ class FakeChzzk:
         self._codes[code] = _Code(state, redirect_uri, trio.current_time() + CODE_TTL)
         separator = "&" if urlsplit(redirect_uri).query else "?"
         location = redirect_uri + separator + urlencode({"code": code, "state": state})
-        return _Reply(302, b"", "text/html;charset=UTF-8", (("location", location),))
+        return Reply(302, b"", "text/html;charset=UTF-8", (("location", location),))
 
     def _check_body_client(self, body: dict[str, Any]) -> None:
         if body.get("clientId") != self.client_id or body.get("clientSecret") != self.client_secret:
             raise _ApiError(401, "INVALID_CLIENT")
 
-    def _token(self, request: _Request) -> _Reply:
+    def _token(self, request: Request) -> Reply:
         body = _json_body(request)
         self._check_body_client(body)
         grant_type = body.get("grantType")
@@ -892,7 +846,7 @@ class FakeChzzk:
             return _json_reply(self._token_content(access, refresh, scope=True))
         raise _ApiError(400, "INVALID_GRANT_TYPE")
 
-    def _revoke_token(self, request: _Request) -> _Reply:
+    def _revoke_token(self, request: Request) -> Reply:
         """Revokes every token of the same client and user (§2.2); an unknown token is no error (RFC 7009)."""
         body = _json_body(request)
         self._check_body_client(body)
@@ -907,7 +861,7 @@ class FakeChzzk:
             self._poke()
         return _json_reply(None)
 
-    def _bearer_owner(self, request: _Request) -> str:
+    def _bearer_owner(self, request: Request) -> str:
         """The user behind the Bearer token; 401 INVALID_TOKEN if it is missing, unknown, expired or revoked."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         entry = self._access.get(token.strip()) if scheme.lower() == "bearer" else None
@@ -915,7 +869,7 @@ class FakeChzzk:
             raise _ApiError(401, "INVALID_TOKEN")
         return entry.owner
 
-    def _check_client_headers(self, request: _Request, *, required: bool) -> None:
+    def _check_client_headers(self, request: Request, *, required: bool) -> None:
         client_id, secret = request.headers.get("client-id"), request.headers.get("client-secret")
         if client_id is None and secret is None and not required:
             return
@@ -924,11 +878,11 @@ class FakeChzzk:
 
     # -------------------------------------------------------- REST: sessions
 
-    def _users_me(self, request: _Request) -> _Reply:
+    def _users_me(self, request: Request) -> Reply:
         owner = self._bearer_owner(request)
         return _json_reply({"channelId": owner, "channelName": self.channel_name, "nickname": self.channel_name})
 
-    def _session_url(self, kind: str, request: _Request) -> _Reply:
+    def _session_url(self, kind: str, request: Request) -> Reply:
         if kind == "user":
             owner: str | None = self._bearer_owner(request)
         else:
@@ -950,7 +904,7 @@ class FakeChzzk:
         if len(live) >= limit:
             raise _ApiError(400, "SESSION_LIMIT_EXCEEDED")
 
-    def _session_list(self, kind: str, request: _Request) -> _Reply:
+    def _session_list(self, kind: str, request: Request) -> Reply:
         if kind == "user":
             owner: str | None = self._bearer_owner(request)
         else:
@@ -974,7 +928,7 @@ class FakeChzzk:
         }
         return _json_reply(content)
 
-    def _subscribe(self, subscribe: bool, event_type: str, request: _Request) -> _Reply:
+    def _subscribe(self, subscribe: bool, event_type: str, request: Request) -> Reply:
         owner = self._bearer_owner(request)
         self._check_client_headers(request, required=False)  # chzzkpy sends them; the docs do not ask for them
         session_key = request.get("sessionKey")
@@ -1005,7 +959,7 @@ class FakeChzzk:
 
     # ------------------------------------------------------ Engine.IO: HTTP
 
-    def _engine_check(self, request: _Request) -> _Reply | None:
+    def _engine_check(self, request: Request) -> Reply | None:
         """The checks every /socket.io/ request goes through; an error reply, or None."""
         if request.get("EIO") != "3":
             return _engine_error(400, 5, "Unsupported protocol version")
@@ -1013,7 +967,7 @@ class FakeChzzk:
             return _engine_error(400, 0, "Transport unknown")
         return None
 
-    def _take_session_url(self, request: _Request) -> _SessionUrl | _Reply:
+    def _take_session_url(self, request: Request) -> _SessionUrl | Reply:
         """Consume the single-use `auth` of a handshake; 401 if unknown, used or expired (the real answer is
         unverified: it may just close)."""
         url = self._urls.get(request.get("auth") or "")
@@ -1028,9 +982,9 @@ class FakeChzzk:
                 return _error_reply(_ApiError(400, "SESSION_LIMIT_EXCEEDED"))
             return url
         self._poke()
-        return _Reply(401, _dumps({"code": 401, "message": "UNAUTHORIZED"}).encode())
+        return Reply(401, compact_json({"code": 401, "message": "UNAUTHORIZED"}).encode(), JSON_TYPE)
 
-    async def _engine_http(self, request: _Request) -> _Reply:
+    async def _engine_http(self, request: Request) -> Reply:
         error = self._engine_check(request)
         if error is not None:
             return error
@@ -1041,7 +995,7 @@ class FakeChzzk:
             if request.method != "GET":
                 return _engine_error(400, 2, "Bad handshake method")
             url = self._take_session_url(request)
-            if isinstance(url, _Reply):
+            if isinstance(url, Reply):
                 return url
             opened = self._open_session(url, "polling")
             self.stats.handshakes_polling += 1
@@ -1060,10 +1014,10 @@ class FakeChzzk:
                 return _engine_error(400, 3, "Bad request")
             for packet in packets:
                 self._on_packet(session, packet)
-            return _Reply(200, b"ok", "text/html")
+            return Reply(200, b"ok", "text/html")
         return _engine_error(400, 3, "Bad request")
 
-    async def _long_poll(self, session: _Session, b64: bool) -> _Reply:
+    async def _long_poll(self, session: _Session, b64: bool) -> Reply:
         """Queued packets at once, or wait for some; a noop after pingInterval, or when a WebSocket takes over."""
         if session.polling:
             return _engine_error(400, 3, "Bad request")  # overlapping polls
@@ -1095,9 +1049,9 @@ class FakeChzzk:
 
     # ------------------------------------------------- Engine.IO: WebSocket
 
-    async def _websocket(self, conn: h11.Connection, stream: trio.SocketStream, request: _Request) -> bool:
+    async def _websocket(self, conn: h11.Connection, stream: trio.SocketStream, request: Request) -> bool:
         """Handshake (or refuse) a WebSocket on /socket.io/ and run it; returns True to end with a TCP reset."""
-        refusal: _Reply | None = None
+        refusal: Reply | None = None
         session: _Session | None = None
         url: _SessionUrl | None = None
         key = request.headers.get("sec-websocket-key")
@@ -1115,20 +1069,16 @@ class FakeChzzk:
                 refusal = _engine_error(400, 1, "Session ID unknown")
         elif refusal is None:
             taken = self._take_session_url(request)
-            if isinstance(taken, _Reply):
+            if isinstance(taken, Reply):
                 refusal = taken
             else:
                 url = taken
         if refusal is not None:
-            await _send_reply(conn, stream, refusal, close=True)
+            await send_reply(conn, stream, refusal, close=True)
             return False
 
         assert key is not None
-        accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
-        headers = [("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", accept)]
-        await stream.send_all(conn.send(h11.InformationalResponse(status_code=101, headers=headers)))
-        trailing, _ = conn.trailing_data
-        link = _Link(stream, WsConnection(ConnectionType.SERVER, trailing_data=trailing))
+        link = _Link(stream, await accept_websocket(conn, stream, key))
 
         if url is not None:
             session = self._open_session(url, "websocket")
@@ -1267,7 +1217,7 @@ class FakeChzzk:
             "pingInterval": round(self.ping_interval * 1000),
             "pingTimeout": round(self.ping_timeout * 1000),
         }
-        return "0" + _dumps(body)
+        return "0" + compact_json(body)
 
     def _on_packet(self, session: _Session, packet: str) -> None:
         """A client packet on the session's own transport (its WebSocket, or a polling POST)."""
@@ -1350,7 +1300,7 @@ def _variants(given: Iterable[str], allowed: frozenset[str]) -> frozenset[str]:
     return chosen
 
 
-def _json_body(request: _Request) -> dict[str, Any]:
+def _json_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"null")
     except ValueError:
@@ -1360,68 +1310,13 @@ def _json_body(request: _Request) -> dict[str, Any]:
     return body
 
 
-def _int_param(request: _Request, name: str, default: int, low: int, high: int) -> int:
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.get(name)
     if raw is None or raw == "":
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise _ApiError(400, f"{name} 값이 올바르지 않습니다.")
     return int(raw)
-
-
-def _parse_request(event: h11.Request, body: bytes) -> _Request:
-    target = urlsplit(event.target.decode("ascii", "replace"))
-    headers: dict[str, str] = {}
-    for name, value in event.headers:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    path = target.path.rstrip("/") or "/"
-    return _Request(
-        method=event.method.decode("ascii", "replace"),
-        path=path,
-        raw_path=target.path,
-        params=parse_qs(target.query, keep_blank_values=True),
-        headers=headers,
-        body=body,
-    )
-
-
-async def _receive_request(conn: h11.Connection, stream: trio.SocketStream) -> tuple[h11.Request, bytes] | None:
-    """The next request and its body; None once the client has closed the connection."""
-    request = None
-    body = bytearray()
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            conn.receive_data(await stream.receive_some(65536))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            assert request is not None
-            return request, bytes(body)
-        elif isinstance(event, h11.ConnectionClosed):
-            return None
-
-
-async def _send_reply(conn: h11.Connection, stream: trio.SocketStream, reply: _Reply, *, close: bool = False) -> None:
-    headers = [("content-type", reply.content_type), ("content-length", str(len(reply.body))), *reply.headers]
-    if close:
-        headers.append(("connection", "close"))
-    reason = http.HTTPStatus(reply.status).phrase.encode()
-    await stream.send_all(conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason)))
-    await stream.send_all(conn.send(h11.Data(data=reply.body)))
-    await stream.send_all(conn.send(h11.EndOfMessage()))
-
-
-def _set_linger_zero(stream: trio.SocketStream) -> None:
-    """Make the coming close send a TCP RST instead of a FIN."""
-    try:
-        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass  # already closed
 
 
 # ---------------------------------------------------------------------- standalone
@@ -1498,10 +1393,7 @@ async def _main(args: argparse.Namespace) -> None:
             nursery.start_soon(_script_conformance, fake)
         else:
             nursery.start_soon(_script_chat, fake, random.Random())
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                nursery.cancel_scope.cancel()
-                break
+        await stop_on_signal(nursery.cancel_scope)
     print("stats " + json.dumps(attrs.asdict(fake.stats)), flush=True)
 
 

@@ -27,13 +27,14 @@ import io
 import json
 import math
 import re
-import signal
 import struct
+import sys
 import uuid
 import wave
 from collections import deque
 from datetime import datetime
 from functools import cache, partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +49,10 @@ from trio_websocket import (
     open_websocket_url,
     serve_websocket,
 )
+
+if not __package__:  # run as a script: tests/fakes/ is on sys.path, and fakes._http needs tests/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fakes._http import stop_on_signal
 
 # uvicorn refuses client->server messages above 16 MiB (§1).
 SERVER_MAX_MESSAGE_SIZE = 16 * 2**20
@@ -990,10 +995,7 @@ async def _main(host: str, port: int, enable_proxy: bool) -> None:
         await nursery.start(fake.serve, host, port)
         where = fake.url() + (f" and {fake.url('/proxy-ws')}" if enable_proxy else "")
         print(f"fake OLV listening on {where} (Ctrl-C to stop)", flush=True)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                nursery.cancel_scope.cancel()
-                break
+        await stop_on_signal(nursery.cancel_scope)
 
 
 def main() -> None:

@@ -86,19 +86,19 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
-import hashlib
 import http
 import json
 import math
 import re
 import secrets
-import signal
+import sys
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -107,31 +107,20 @@ import h11
 import trio
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState as WsState
-from wsproto.connection import ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 
-try:
-    from fakes.chzzk import (
-        WS_GUID,
-        _dumps,
-        _parse_request,
-        _receive_request,
-        _Reply,
-        _Request,
-        _send_reply,
-        _set_linger_zero,
-    )
-except ImportError:  # run as a script: tests/fakes/ itself is on sys.path
-    from chzzk import (  # type: ignore[no-redef]
-        WS_GUID,
-        _dumps,
-        _parse_request,
-        _receive_request,
-        _Reply,
-        _Request,
-        _send_reply,
-        _set_linger_zero,
-    )
+if not __package__:  # run as a script: tests/fakes/ is on sys.path, and fakes._http needs tests/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fakes._http import (
+    Reply,
+    Request,
+    accept_websocket,
+    close_websocket,
+    compact_json,
+    send_reply,
+    serve_connection,
+    stop_on_signal,
+)
 
 DEVICE_CODE_TTL = 1800.0
 DEVICE_INTERVAL = 5
@@ -567,19 +556,19 @@ class _TwitchError(Exception):
         self.helix = helix
 
 
-def _error_reply(error: _TwitchError, headers: tuple[tuple[str, str], ...] = ()) -> _Reply:
+def _error_reply(error: _TwitchError, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
     body: dict[str, Any] = {"status": error.status, "message": error.message}
     if error.helix:
         body = {"error": _status_phrase(error.status), **body}
-    return _Reply(error.status, _dumps(body).encode(), "application/json", headers)
+    return Reply(error.status, compact_json(body).encode(), "application/json", headers)
 
 
 def _status_phrase(status: int) -> str:
     return http.HTTPStatus(status).phrase
 
 
-def _json(value: Any, status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> _Reply:
-    return _Reply(status, _dumps(value).encode(), "application/json", headers)
+def _json(value: Any, status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    return Reply(status, compact_json(value).encode(), "application/json", headers)
 
 
 # -------------------------------------------------------------------------- the fake
@@ -994,7 +983,7 @@ class FakeTwitch:
                 again["metadata"]["message_id"] = str(uuid.uuid4())
                 again["metadata"]["message_timestamp"] = _rfc3339(self.wall_ns())
             again["payload"]["subscription"] = sub.json()
-            session.push(_dumps(again))
+            session.push(compact_json(again))
             self.stats.notifications += 1
             count += 1
         self._poke()
@@ -1009,7 +998,7 @@ class FakeTwitch:
 
     def send_message_type(self, message_type: str, payload: Any = None, session_id: str | None = None) -> int:
         """A well-formed envelope with any ``message_type`` (an unknown one, say)."""
-        return self.send_raw(_dumps(self._envelope(message_type, {} if payload is None else payload)), session_id)
+        return self.send_raw(compact_json(self._envelope(message_type, {} if payload is None else payload)), session_id)
 
     def _source_fields(self, source: str | User | None, is_source_only: bool | None) -> dict[str, Any]:
         if source is None:
@@ -1050,7 +1039,7 @@ class FakeTwitch:
             if session is None or not session.live:
                 continue
             envelope = self._envelope("notification", {"subscription": sub.json(), "event": event}, sub)
-            session.push(_dumps(envelope))
+            session.push(compact_json(envelope))
             self._sent.append((envelope, sub))
             count += 1
         del self._sent[:-2000]
@@ -1081,7 +1070,7 @@ class FakeTwitch:
             }
             session.reconnect_sent = True
             session.reconnect_deadline = now + RECONNECT_GRACE
-            session.push(_dumps(self._envelope("session_reconnect", payload)))
+            session.push(compact_json(self._envelope("session_reconnect", payload)))
             self.stats.reconnects_sent += 1
             urls.append(url)
         self._poke()
@@ -1096,7 +1085,7 @@ class FakeTwitch:
         sub.disabled_at = trio.current_time()
         session = self._sessions.get(sub.session_id)
         if session is not None and session.live:
-            session.push(_dumps(self._envelope("revocation", {"subscription": sub.json()}, sub)))
+            session.push(compact_json(self._envelope("revocation", {"subscription": sub.json()}, sub)))
             self.stats.revocations += 1
         self._poke()
         return True
@@ -1195,34 +1184,19 @@ class FakeTwitch:
     # ------------------------------------------------------------------- HTTP plumbing
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
-        conn = h11.Connection(h11.SERVER)
-        rst = False
-        try:
-            while True:
-                received = await _receive_request(conn, stream)
-                if received is None:
-                    return
-                request = _parse_request(*received)
-                self.stats.requests += 1
-                self._poke()
-                if request.is_websocket:
-                    rst = await self._websocket(conn, stream, request)
-                    return
-                reply = self._dispatch(request)
-                await _send_reply(conn, stream, reply)
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    return
-                conn.start_next_cycle()
-        except h11.RemoteProtocolError:
-            pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client went away
-        finally:
-            if rst:
-                _set_linger_zero(stream)
-            await trio.aclose_forcefully(stream)
+        # A request h11 cannot parse ends the connection unanswered.
+        await serve_connection(stream, self._answer, answer_bad_requests=False)
 
-    def _dispatch(self, request: _Request) -> _Reply:
+    async def _answer(self, conn: h11.Connection, stream: trio.SocketStream, request: Request) -> bool:
+        """Answer one request; True ends the connection with a TCP reset."""
+        self.stats.requests += 1
+        self._poke()
+        if request.is_websocket:
+            return await self._websocket(conn, stream, request)
+        await send_reply(conn, stream, self._dispatch(request))
+        return False
+
+    def _dispatch(self, request: Request) -> Reply:
         path = request.path
         for fault in self._faults:
             if path.startswith(fault.prefix):
@@ -1232,7 +1206,7 @@ class FakeTwitch:
                 self.stats.faults += 1
                 helix = path.startswith(("/helix", "/eventsub"))
                 return _error_reply(_TwitchError(fault.status, fault.message, helix=helix), self._rate_headers(None))
-        routes: dict[tuple[str, str], Callable[[_Request], _Reply]] = {
+        routes: dict[tuple[str, str], Callable[[Request], Reply]] = {
             ("POST", "/oauth2/device"): self._device,
             ("POST", "/oauth2/token"): self._token,
             ("GET", "/oauth2/validate"): self._validate,
@@ -1259,7 +1233,7 @@ class FakeTwitch:
     # ------------------------------------------------------------------------ OAuth
 
     @staticmethod
-    def _params(request: _Request) -> dict[str, str]:
+    def _params(request: Request) -> dict[str, str]:
         """Query string and form body (T-API posts query strings on bodyless POSTs)."""
         merged = {k: v[0] for k, v in request.params.items()}
         if request.body and "json" not in request.headers.get("content-type", ""):
@@ -1280,7 +1254,7 @@ class FakeTwitch:
             raise _TwitchError(400, "invalid client")
         return app
 
-    def _device(self, request: _Request) -> _Reply:
+    def _device(self, request: Request) -> Reply:
         params = self._params(request)
         app = self._app(params)
         device_code = secrets.token_urlsafe(30)
@@ -1300,12 +1274,12 @@ class FakeTwitch:
             }
         )
 
-    def _activate(self, request: _Request) -> _Reply:
+    def _activate(self, request: Request) -> Reply:
         code = request.get("device-code") or ""
         body = f"<!DOCTYPE html><html><body><p>Activate your device: {code}</p></body></html>"
-        return _Reply(200, body.encode(), "text/html; charset=utf-8")
+        return Reply(200, body.encode(), "text/html; charset=utf-8")
 
-    def _token(self, request: _Request) -> _Reply:
+    def _token(self, request: Request) -> Reply:
         params = self._params(request)
         grant_type = params.get("grant_type")
         app = self._app(params)
@@ -1342,13 +1316,13 @@ class FakeTwitch:
         if params.get("client_secret") != app.secret:
             raise _TwitchError(403, "invalid client secret")
 
-    def _tokens_reply(self, client_id: str, user_id: str, scopes: tuple[str, ...]) -> _Reply:
+    def _tokens_reply(self, client_id: str, user_id: str, scopes: tuple[str, ...]) -> Reply:
         access, refresh = self._issue(client_id, user_id, scopes)
         self.stats.token_grants += 1
         self._poke()
         return _json(self._token_body(access, refresh))
 
-    def _device_grant(self, app: App, params: dict[str, str]) -> _Reply:
+    def _device_grant(self, app: App, params: dict[str, str]) -> Reply:
         now = trio.current_time()
         device = self._devices.get(params.get("device_code", ""))
         self.stats.device_polls += 1
@@ -1371,7 +1345,7 @@ class FakeTwitch:
         assert device.user_id is not None
         return self._tokens_reply(app.client_id, device.user_id, device.granted)
 
-    def _refresh_grant(self, app: App, params: dict[str, str]) -> _Reply:
+    def _refresh_grant(self, app: App, params: dict[str, str]) -> Reply:
         self._check_secret(app, params, confidential_only=False)
         if self.reject_refresh:
             self.stats.refresh_rejected += 1
@@ -1388,7 +1362,7 @@ class FakeTwitch:
         self.stats.refreshes += 1
         return self._tokens_reply(app.client_id, old.user_id, old.scopes)
 
-    def _validate(self, request: _Request) -> _Reply:
+    def _validate(self, request: Request) -> Reply:
         self.validate_times.append(trio.current_time())
         self.stats.validates += 1
         self._poke()
@@ -1406,7 +1380,7 @@ class FakeTwitch:
         body["expires_in"] = max(0, math.floor(entry.expires_at - now))
         return _json(body)
 
-    def _revoke(self, request: _Request) -> _Reply:
+    def _revoke(self, request: Request) -> Reply:
         params = self._params(request)
         app = self._app(params)
         token = params.get("token", "")
@@ -1423,14 +1397,14 @@ class FakeTwitch:
             raise _TwitchError(400, "Invalid token")
         self.stats.revokes += 1
         self._poke()
-        return _Reply(200, b"", "text/plain")
+        return Reply(200, b"", "text/plain")
 
-    def _authorize(self, request: _Request) -> _Reply:
+    def _authorize(self, request: Request) -> Reply:
         params = self._params(request)
         app = self.apps.get(params.get("client_id", ""))
         redirect_uri = params.get("redirect_uri", "")
         if app is None or redirect_uri not in app.redirect_uris or params.get("response_type") != "code":
-            return _Reply(400, b"<html><body>invalid request</body></html>", "text/html")
+            return Reply(400, b"<html><body>invalid request</body></html>", "text/html")
         state = params.get("state")
         separator = "&" if urlsplit(redirect_uri).query else "?"
         query: dict[str, str]
@@ -1445,11 +1419,11 @@ class FakeTwitch:
             query = {"code": code, "scope": " ".join(scopes)}
         if state is not None:
             query["state"] = state
-        return _Reply(302, b"", "text/html", (("location", redirect_uri + separator + urlencode(query)),))
+        return Reply(302, b"", "text/html", (("location", redirect_uri + separator + urlencode(query)),))
 
     # ------------------------------------------------------------------------ Helix
 
-    def _helix_auth(self, request: _Request) -> _Access:
+    def _helix_auth(self, request: Request) -> _Access:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if not token or scheme.lower() != "bearer":
             raise _TwitchError(401, "OAuth token is missing", helix=True)
@@ -1488,7 +1462,7 @@ class FakeTwitch:
             ("ratelimit-reset", str(reset_epoch)),
         )
 
-    def _helix_call(self, request: _Request, body: Callable[[_Access], _Reply]) -> _Reply:
+    def _helix_call(self, request: Request, body: Callable[[_Access], Reply]) -> Reply:
         entry: _Access | None = None
         try:
             entry = self._helix_auth(request)
@@ -1498,8 +1472,8 @@ class FakeTwitch:
             return _error_reply(error, self._rate_headers(entry))
         return attrs.evolve(reply, headers=(*reply.headers, *self._rate_headers(entry)))
 
-    def _users(self, request: _Request) -> _Reply:
-        def body(entry: _Access) -> _Reply:
+    def _users(self, request: Request) -> Reply:
+        def body(entry: _Access) -> Reply:
             ids = request.params.get("id", [])
             logins = [login.lower() for login in request.params.get("login", [])]
             if len(ids) + len(logins) > 100:
@@ -1530,12 +1504,12 @@ class FakeTwitch:
             data["email"] = user.email or f"{user.login}@example.com"
         return data
 
-    def _subscribe(self, request: _Request) -> _Reply:
+    def _subscribe(self, request: Request) -> Reply:
         self.stats.subscribe_posts += 1
         self._poke()
         return self._helix_call(request, partial(self._subscribe_checked, request))
 
-    def _subscribe_checked(self, request: _Request, entry: _Access) -> _Reply:
+    def _subscribe_checked(self, request: Request, entry: _Access) -> Reply:
         try:
             body = json.loads(request.body)
         except ValueError:
@@ -1629,8 +1603,8 @@ class FakeTwitch:
         ]
         return len(mine), sum(s.cost for s in mine)
 
-    def _list_subs(self, request: _Request) -> _Reply:
-        def body(entry: _Access) -> _Reply:
+    def _list_subs(self, request: Request) -> Reply:
+        def body(entry: _Access) -> Reply:
             filters = {name: request.get(name) for name in ("status", "type", "user_id", "subscription_id")}
             given = {k: v for k, v in filters.items() if v}
             if len(given) > 1:
@@ -1673,8 +1647,8 @@ class FakeTwitch:
 
         return self._helix_call(request, body)
 
-    def _delete_sub(self, request: _Request) -> _Reply:
-        def body(entry: _Access) -> _Reply:
+    def _delete_sub(self, request: Request) -> Reply:
+        def body(entry: _Access) -> Reply:
             sub_id = request.get("id")
             if not sub_id:
                 raise _TwitchError(400, 'Missing required parameter "id"')
@@ -1683,7 +1657,7 @@ class FakeTwitch:
                 raise _TwitchError(404, "subscription not found")
             del self._subs[sub_id]
             self._poke()
-            return _Reply(204, b"", "application/json")
+            return Reply(204, b"", "application/json")
 
         return self._helix_call(request, body)
 
@@ -1696,14 +1670,14 @@ class FakeTwitch:
             return 10
         return min(600, max(self.min_keepalive, wanted))
 
-    async def _websocket(self, conn: h11.Connection, stream: trio.SocketStream, request: _Request) -> bool:
+    async def _websocket(self, conn: h11.Connection, stream: trio.SocketStream, request: Request) -> bool:
         """Handshake a WebSocket on /ws and run its session; returns True to end with a TCP reset."""
         key = request.headers.get("sec-websocket-key")
         if request.path != "/ws" or request.method != "GET" or not key:
             reply = _error_reply(_TwitchError(404 if request.path != "/ws" else 400, "Bad Request"))
-            await _send_reply(conn, stream, reply, close=True)
+            await send_reply(conn, stream, reply, close=True)
             return False
-        ws = await _accept_websocket(conn, stream, key)
+        ws = await accept_websocket(conn, stream, key)
         now = trio.current_time()
         challenge = request.get("challenge")
         old: _Session | None = None
@@ -1713,7 +1687,7 @@ class FakeTwitch:
             if used or old is None or not old.live:
                 self.stats.invalid_reconnects += 1
                 self._poke()
-                await _reject_websocket(stream, ws, 4007, CLOSE_REASON[4007])
+                await close_websocket(stream, ws, 4007, CLOSE_REASON[4007], CLOSE_GRACE)
                 return False
             self._challenges[challenge] = (old_id, True)
         keepalive = self._keepalive_param(request.get("keepalive_timeout_seconds"))
@@ -1740,7 +1714,7 @@ class FakeTwitch:
                 "reconnect_url": None,
             }
         }
-        session.push(_dumps(self._envelope("session_welcome", welcome)))
+        session.push(compact_json(self._envelope("session_welcome", welcome)))
         if old is not None:
             # The hand-off: from this welcome on, the new socket delivers and the old one only lingers.
             session.reconnected_from = old.id
@@ -1828,7 +1802,7 @@ class FakeTwitch:
             if session.keepalives:
                 due = session.last_sent + session.keepalive
                 if now >= due:
-                    session.push(_dumps(self._envelope("session_keepalive", {})))
+                    session.push(compact_json(self._envelope("session_keepalive", {})))
                     self.stats.keepalives += 1
                     self._poke()
                     continue
@@ -1890,34 +1864,6 @@ class FakeTwitch:
         self._poke()
 
 
-# ---------------------------------------------------------------------------- helpers
-
-
-async def _accept_websocket(conn: h11.Connection, stream: trio.SocketStream, key: str) -> WsConnection:
-    """Answer 101 and take the connection over with wsproto (bytes already read are kept)."""
-    accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
-    headers = [("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", accept)]
-    await stream.send_all(conn.send(h11.InformationalResponse(status_code=101, headers=headers)))
-    trailing, _ = conn.trailing_data
-    return WsConnection(ConnectionType.SERVER, trailing_data=trailing)
-
-
-async def _reject_websocket(stream: trio.SocketStream, ws: WsConnection, code: int, reason: str) -> None:
-    """Close an accepted WebSocket at once with `code`, waiting CLOSE_GRACE at most for the answer."""
-    try:
-        await stream.send_all(ws.send(CloseConnection(code, reason)))
-        with trio.move_on_after(CLOSE_GRACE):
-            while ws.state is not WsState.CLOSED:
-                data = await stream.receive_some(65536)
-                ws.receive_data(data or None)
-                if not data:
-                    break
-                for _ in ws.events():
-                    pass
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
-
-
 # ------------------------------------------------------------------------- standalone
 
 CONFORMANCE_CHAT = "conformance chat 안녕"
@@ -1971,10 +1917,7 @@ async def _main(args: argparse.Namespace) -> None:
             nursery.start_soon(_script_conformance, fake)
         else:
             nursery.start_soon(_script_chat, fake)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                nursery.cancel_scope.cancel()
-                break
+        await stop_on_signal(nursery.cancel_scope)
     print("stats " + json.dumps(attrs.asdict(fake.stats)), flush=True)
 
 

@@ -84,22 +84,28 @@ import bisect
 import copy
 import enum
 import hashlib
-import http
 import json
 import random
-import signal
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import partial
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import h11
 import trio
 
+if not __package__:  # run as a script: tests/fakes/ is on sys.path, and fakes._http needs tests/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fakes._http import Reply, Request, send_reply, serve_connection, stop_on_signal
+
 API_ROOT = "/youtube/v3"
+JSON_TYPE = "application/json; charset=UTF-8"
+# Every answer carries these, as Google's front ends send them.
+SERVER_HEADERS = (("cache-control", "private"), ("vary", "Origin, X-Origin, Referer"))
 # The default wall clock starts here: 09:00 in Los Angeles, so the first quota day ends 15 h in.
 EPOCH = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
@@ -281,26 +287,6 @@ def _rate_limited() -> _ApiError:
 
 def _stream_refused() -> _ApiError:
     return _ApiError(403, "forbidden", "global", "The caller does not have permission", status="PERMISSION_DENIED")
-
-
-@attrs.frozen
-class _Request:
-    method: str
-    path: str
-    params: dict[str, list[str]]
-    headers: dict[str, str]
-
-    def get(self, name: str) -> str | None:
-        values = self.params.get(name)
-        return values[0] if values else None
-
-
-@attrs.frozen
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json; charset=UTF-8"
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -857,40 +843,14 @@ class FakeYouTube:
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
         """One keep-alive connection, one request at a time."""
-        conn = h11.Connection(h11.SERVER)
-        try:
-            while True:
-                request = await _receive_request(conn, stream)
-                if request is None:
-                    return
-                await self._answer(conn, stream, request)
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    return
-                conn.start_next_cycle()
-        except h11.RemoteProtocolError as error:
-            if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                reply = _Reply(error.error_status_hint, b"Bad Request", "text/plain")
-                try:
-                    await _send_reply(conn, stream, reply)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError):
-                    pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client went away
-        finally:
-            await trio.aclose_forcefully(stream)
+        await serve_connection(stream, self._answer, server_headers=SERVER_HEADERS)
 
-    async def _answer(self, conn: h11.Connection, stream: trio.SocketStream, event: h11.Request) -> None:
-        target = urlsplit(event.target.decode("ascii", "replace"))
-        request = _Request(
-            method=event.method.decode("ascii", "replace"),
-            path=target.path.rstrip("/"),
-            params=parse_qs(target.query, keep_blank_values=True),
-            headers={name.decode("latin-1"): value.decode("latin-1") for name, value in event.headers},
-        )
+    async def _answer(self, conn: h11.Connection, stream: trio.SocketStream, request: Request) -> bool:
+        """Answer one request, whole or streamed in chunks; never a TCP reset."""
         answer = await self._dispatch(request)
-        if isinstance(answer, _Reply):
-            await _send_reply(conn, stream, answer)
-            return
+        if isinstance(answer, Reply):
+            await send_reply(conn, stream, answer, server_headers=SERVER_HEADERS)
+            return False
         headers = [("content-type", answer.content_type), ("transfer-encoding", "chunked")]
         await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers, reason=b"OK")))
 
@@ -899,8 +859,9 @@ class FakeYouTube:
 
         await answer.run(send)
         await stream.send_all(conn.send(h11.EndOfMessage()))
+        return False
 
-    async def _dispatch(self, request: _Request) -> _Reply | _Streamed:
+    async def _dispatch(self, request: Request) -> Reply | _Streamed:
         routes = {
             f"{API_ROOT}/videos": ("videos.list", VIDEOS_COST, self._videos_list),
             f"{API_ROOT}/search": ("search.list", SEARCH_UNITS_COST, self._search_list),
@@ -912,7 +873,7 @@ class FakeYouTube:
         route = routes.get(request.path)
         if route is None or request.method != "GET":
             # Google's front end answers an unknown URL with an HTML 404 page.
-            return _Reply(404, b"<!DOCTYPE html><title>Error 404 (Not Found)!!1</title>", "text/html; charset=UTF-8")
+            return Reply(404, b"<!DOCTYPE html><title>Error 404 (Not Found)!!1</title>", "text/html; charset=UTF-8")
         endpoint, cost, handler = route
         streaming = endpoint == "liveChatMessages.streamList"
         pretty = (request.get("prettyPrint") or "true").lower() != "false"
@@ -932,11 +893,11 @@ class FakeYouTube:
             body = [error.body()] if streaming else error.body()
             wait = self.retry_after is not None and error.reason in ("backendError", "rateLimitExceeded")
             headers = (("retry-after", str(self.retry_after)),) if wait else ()
-            answer = _Reply(error.code, _dumps(body, pretty), headers=headers)
-        self.calls.append((arrived, endpoint, answer.status if isinstance(answer, _Reply) else 200, units))
+            answer = Reply(error.code, _dumps(body, pretty), JSON_TYPE, headers)
+        self.calls.append((arrived, endpoint, answer.status if isinstance(answer, Reply) else 200, units))
         return answer
 
-    def _authenticate(self, request: _Request) -> None:
+    def _authenticate(self, request: Request) -> None:
         bearer = request.headers.get("authorization", "")
         if bearer.lower().startswith("bearer ") and self.oauth_token is not None:
             if bearer[7:].strip() == self.oauth_token:
@@ -969,7 +930,7 @@ class FakeYouTube:
                 ],
             )
 
-    def _validate(self, endpoint: str, request: _Request) -> Any:
+    def _validate(self, endpoint: str, request: Request) -> Any:
         if endpoint == "videos.list":
             parts = _parts(request, VIDEO_PARTS)
             ids = request.get("id")
@@ -996,7 +957,7 @@ class FakeYouTube:
             return parts, event_type, request.get("channelId"), max_results
         return self._validate_messages(request, streaming=endpoint == "liveChatMessages.streamList")
 
-    def _validate_messages(self, request: _Request, *, streaming: bool) -> _ListArgs:
+    def _validate_messages(self, request: Request, *, streaming: bool) -> _ListArgs:
         if not any(v.strip(", ") for v in request.params.get("part", [])):
             raise _required("part")
         chat_id = request.get("liveChatId")
@@ -1018,7 +979,7 @@ class FakeYouTube:
 
     # ------------------------------------------------------------- endpoints
 
-    async def _videos_list(self, request: _Request, prepared: Any, pretty: bool) -> _Reply:
+    async def _videos_list(self, request: Request, prepared: Any, pretty: bool) -> Reply:
         parts, ids = prepared
         self._current_video()
         items = [self._render_video(self._videos[v], parts) for v in ids if v in self._videos]
@@ -1028,7 +989,7 @@ class FakeYouTube:
             "items": items,
             "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
         }
-        return _Reply(200, _dumps(body, pretty))
+        return Reply(200, _dumps(body, pretty), JSON_TYPE)
 
     def _render_video(self, video: _Video, parts: frozenset[str]) -> dict[str, Any]:
         item: dict[str, Any] = {"kind": "youtube#video", "etag": self._etag(), "id": video.video_id}
@@ -1065,7 +1026,7 @@ class FakeYouTube:
             "liveBroadcastContent": video.content,
         }
 
-    async def _search_list(self, request: _Request, prepared: Any, pretty: bool) -> _Reply:
+    async def _search_list(self, request: Request, prepared: Any, pretty: bool) -> Reply:
         parts, event_type, channel_id, max_results = prepared
         self._current_video()
         found = []
@@ -1096,7 +1057,7 @@ class FakeYouTube:
             "pageInfo": {"totalResults": len(found), "resultsPerPage": max_results},
             "items": items,
         }
-        return _Reply(200, _dumps(body, pretty))
+        return Reply(200, _dumps(body, pretty), JSON_TYPE)
 
     def _searchable(self) -> bool:
         """The search index lags: a live stream is found `search_lag` seconds after go_live()."""
@@ -1115,7 +1076,7 @@ class FakeYouTube:
     def _down(self) -> bool:
         return self.down_until is not None and trio.current_time() < self.down_until
 
-    async def _messages_list(self, request: _Request, args: _ListArgs, pretty: bool) -> _Reply:
+    async def _messages_list(self, request: Request, args: _ListArgs, pretty: bool) -> Reply:
         if self._down():
             raise _server_error()
         fault = self.faults.pop(0) if self.faults else None
@@ -1126,14 +1087,14 @@ class FakeYouTube:
         if fault is Fault.SLOW:
             await trio.sleep(self.slow_delay)
         if fault is Fault.MALFORMED_JSON:
-            return _Reply(200, MALFORMED_BODY)
+            return Reply(200, MALFORMED_BODY, JSON_TYPE)
         if fault is Fault.WRONG_TYPES:
             chat = self._chats.get(args.chat_id)
             if chat is not None:
                 start = self._page(chat, args.cursor, args.max_results).start
             else:
                 start = args.cursor if args.cursor is not None else self._seq
-            return _Reply(200, _dumps(self._wrong_types_body(start), pretty))
+            return Reply(200, _dumps(self._wrong_types_body(start), pretty), JSON_TYPE)
         chat = self._open_chat(args.chat_id)
         now = trio.current_time()
         if (
@@ -1146,9 +1107,9 @@ class FakeYouTube:
         chat.last_list_at = now
         if page.has_end:
             chat.end_served = True
-        return _Reply(200, _dumps(self._page_body(chat, page, args, polling=True), pretty))
+        return Reply(200, _dumps(self._page_body(chat, page, args, polling=True), pretty), JSON_TYPE)
 
-    async def _messages_stream(self, request: _Request, args: _ListArgs, pretty: bool) -> _Streamed:
+    async def _messages_stream(self, request: Request, args: _ListArgs, pretty: bool) -> _Streamed:
         if self.stream_endpoint is StreamEndpoint.REFUSED:
             raise _stream_refused()
         if self._down():
@@ -1289,7 +1250,7 @@ class FakeYouTube:
 # ------------------------------------------------------------------- helpers
 
 
-def _parts(request: _Request, allowed: frozenset[str]) -> frozenset[str]:
+def _parts(request: Request, allowed: frozenset[str]) -> frozenset[str]:
     """The `part` parameter: comma-separated, and repeatable (discovery marks it repeated)."""
     parts = [p.strip() for value in request.params.get("part", []) for p in value.split(",")]
     parts = [p for p in parts if p]
@@ -1301,7 +1262,7 @@ def _parts(request: _Request, allowed: frozenset[str]) -> frozenset[str]:
     return frozenset(parts)
 
 
-def _uint(request: _Request, name: str, bounds: tuple[int, int], default: int) -> int:
+def _uint(request: Request, name: str, bounds: tuple[int, int], default: int) -> int:
     raw = request.get(name)
     if raw is None or raw == "":
         return default
@@ -1411,35 +1372,6 @@ def _decode_token(token: str) -> int | None:
     return fields[3]
 
 
-async def _receive_request(conn: h11.Connection, stream: trio.SocketStream) -> h11.Request | None:
-    """The next request, its body read and dropped; None once the client has closed the connection."""
-    request = None
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            conn.receive_data(await stream.receive_some(65536))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.EndOfMessage):
-            return request
-        elif isinstance(event, h11.ConnectionClosed):
-            return None
-
-
-async def _send_reply(conn: h11.Connection, stream: trio.SocketStream, reply: _Reply) -> None:
-    headers = [
-        ("content-type", reply.content_type),
-        ("content-length", str(len(reply.body))),
-        ("cache-control", "private"),
-        ("vary", "Origin, X-Origin, Referer"),
-    ]
-    headers += list(reply.headers)
-    reason = http.HTTPStatus(reply.status).phrase.encode()
-    await stream.send_all(conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason)))
-    await stream.send_all(conn.send(h11.Data(data=reply.body)))
-    await stream.send_all(conn.send(h11.EndOfMessage()))
-
-
 # ---------------------------------------------------------------- standalone
 
 _NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "민수", "지우", "서연", "하준", "김철수", "이영희", "박지민"]
@@ -1511,10 +1443,7 @@ async def _main(host: str, port: int, api_key: str, interval_ms: int) -> None:
             flush=True,
         )
         nursery.start_soon(_scripted_chat, fake, random.Random())
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                nursery.cancel_scope.cancel()
-                break
+        await stop_on_signal(nursery.cancel_scope)
 
 
 def main() -> None:
