@@ -2,9 +2,9 @@
 
 It follows §8 of the Twitch reference notes (shared/reference/twitch.md), with §1–4 as the protocol facts.
 Everything is served on ONE port of 127.0.0.1 by pure Trio + h11 + wsproto; the HTTP plumbing (request
-parsing, replies) is imported from the Chzzk fake. It imports nothing from ``actors/``, so it stays
-independent of the client it tests. A client takes three bases: ``auth_url`` (``…/oauth2/``),
-``helix_url`` (``…/helix/``) and ``ws_url`` (``ws://…/ws``).
+parsing, replies, the WebSocket handshake) is the fakes' shared ``fakes._http``. It imports nothing from
+``actors/``, so it stays independent of the client it tests. A client takes three bases: ``auth_url``
+(``…/oauth2/``), ``helix_url`` (``…/helix/``) and ``ws_url`` (``ws://…/ws``).
 
 OAuth (``/oauth2/``; parameters from the query string and/or a form body, as T-API sends both):
 
@@ -78,7 +78,10 @@ It also runs on its own and plays a scripted chat in English and Korean to whate
     python tests/fakes/twitch.py --port 0 [--script chat|conformance] [--min-keepalive 1]
 
 It prints one line with its URLs, the client id and a ready-made user token, and on Ctrl-C (or SIGTERM) a
-last line ``stats {...}`` with its counters.
+last line ``stats {...}`` with its counters. ``--script conformance`` is for tests/conformance (twitchAPI):
+the printed access token is already expired (``access_token_expired=true``: the client must refresh first),
+and `_script_conformance` plays a short chat around a ``session_reconnect``, printing a ``sent {...}`` line
+for each event it injects.
 """
 
 from __future__ import annotations
@@ -1866,8 +1869,6 @@ class FakeTwitch:
 
 # ------------------------------------------------------------------------- standalone
 
-CONFORMANCE_CHAT = "conformance chat 안녕"
-
 
 async def _script_chat(fake: FakeTwitch, *, loop: bool = True) -> None:
     """Once a session reads chat: English and Korean lines, a cheer, a sub, a gift bundle, a delete."""
@@ -1896,10 +1897,63 @@ async def _script_chat(fake: FakeTwitch, *, loop: bool = True) -> None:
             return
 
 
-async def _script_conformance(fake: FakeTwitch) -> None:
-    """For conformance clients: one chat once a session reads chat."""
-    await fake.wait_until(lambda: fake.subscribed("channel.chat.message"))
-    fake.chat(CONFORMANCE_CHAT)
+CONFORMANCE_TYPES = ("channel.chat.message", "channel.chat.notification", "channel.chat.message_delete")
+CONFORMANCE_END = "conformance done 끝"  # the last scripted line: a conformance client stops on it
+CONFORMANCE_GAP = 0.2  # seconds between two scripted events
+
+
+def _print_sent(sent: dict[str, Any]) -> None:
+    print("sent " + compact_json(sent), flush=True)
+
+
+async def _script_conformance(fake: FakeTwitch, report: Callable[[dict[str, Any]], None] = _print_sent) -> None:
+    """For tests/conformance (twitchAPI): a scripted chat in two halves around a ``session_reconnect``.
+
+    Once one live session delivers the three chat types of CONFORMANCE_TYPES: an English line, a Korean
+    line, a cheer and a sub notification; then ``session_reconnect``, and once the client has moved to the
+    new session and closed the old one, a reply, a spam line and its ``message_delete``, the English line
+    delivered again with the same ``metadata.message_id`` (a redelivery a client should drop), and the
+    CONFORMANCE_END line. Each event is `report`-ed as it is injected (``sent {...}`` lines on stdout when run
+    as a script): ``type``, ``id`` (the event's ``message_id``: the deleted message's for a delete), ``text``
+    and ``resend`` for the redelivery.
+    """
+
+    def sent(sub_type: str, event: dict[str, Any], *, resend: bool = False) -> None:
+        entry: dict[str, Any] = {"type": sub_type, "id": event["message_id"]}
+        if "message" in event:
+            entry["text"] = event["message"]["text"]
+        if resend:
+            entry["resend"] = True
+        report(entry)
+
+    await fake.wait_until(lambda: all(fake.subscribed(sub_type) for sub_type in CONFORMANCE_TYPES))
+    kr = fake.korean_viewer
+    hello = fake.chat("Hi chat! first time here", badges=[badge("subscriber", "12", "16")])
+    sent("channel.chat.message", hello)
+    await trio.sleep(CONFORMANCE_GAP)
+    sent("channel.chat.message", fake.chat("안녕하세요! 오늘 방송 재밌어요 ㅋㅋㅋ", chatter=kr))
+    await trio.sleep(CONFORMANCE_GAP)
+    cheer = fake.chat("Cheer100 great stream!", chatter=fake.bot, badges=[badge("bits", "100")])
+    sent("channel.chat.message", cheer)
+    await trio.sleep(CONFORMANCE_GAP)
+    sent("channel.chat.notification", fake.notification("sub", chatter=kr, sub_tier="1000"))
+    await trio.sleep(CONFORMANCE_GAP)
+
+    [old] = fake.live_sessions()
+    fake.reconnect(old.id)
+    await fake.wait_until(lambda: fake.stats.reconnects_completed >= 1 and not fake.session(old.id).live)
+
+    sent("channel.chat.message", fake.chat("what game is this?", reply_to=hello, chatter=kr))
+    await trio.sleep(CONFORMANCE_GAP)
+    spam = fake.chat("buy followers at example.com", chatter=fake.bot)
+    sent("channel.chat.message", spam)
+    await trio.sleep(CONFORMANCE_GAP)
+    sent("channel.chat.message_delete", fake.message_delete(spam["message_id"], fake.bot))
+    await trio.sleep(CONFORMANCE_GAP)
+    fake.resend(hello)
+    sent("channel.chat.message", hello, resend=True)
+    await trio.sleep(CONFORMANCE_GAP)
+    sent("channel.chat.message", fake.chat(CONFORMANCE_END, chatter=kr))
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -1907,10 +1961,13 @@ async def _main(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(fake.serve, args.host, args.port)
         access, refresh = fake.grant()
+        if args.script == "conformance":
+            fake.expire_access_tokens()  # the client must refresh before anything else works
         print(
             f"fake Twitch: auth_url={fake.auth_url} helix_url={fake.helix_url} ws_url={fake.ws_url} "
             f"client_id={fake.client_id} user_id={fake.broadcaster.id} login={fake.broadcaster.login} "
-            f"access_token={access} refresh_token={refresh} (Ctrl-C to stop)",
+            f"access_token={access} refresh_token={refresh} "
+            f"access_token_expired={str(args.script == 'conformance').lower()} (Ctrl-C to stop)",
             flush=True,
         )
         if args.script == "conformance":
