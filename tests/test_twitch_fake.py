@@ -818,6 +818,68 @@ def test_standalone_prints_its_urls_and_plays_a_script() -> None:
     assert json.loads(output.removeprefix("stats "))["subscribe_accepted"] == 1
 
 
+async def test_the_conformance_script_plays_around_a_reconnect(
+    autojump_clock: trio.testing.MockClock, fake: FakeTwitch, api: httpx.AsyncClient
+) -> None:
+    """What tests/conformance/run_twitchapi.py expects of --script conformance, with a raw client."""
+    from fakes.twitch import CONFORMANCE_END, CONFORMANCE_TYPES, _script_conformance
+
+    sent: list[dict[str, Any]] = []
+    access, _ = fake.grant()
+
+    async def notifications(ws: WebSocketConnection, until: str) -> list[dict[str, Any]]:
+        got = []
+        while True:
+            message = await recv(ws)
+            kind = message["metadata"]["message_type"]
+            if kind == "notification":
+                got.append(message)
+                if message["payload"]["event"].get("message", {}).get("text") == until:
+                    return got
+            elif kind == until:
+                got.append(message)
+                return got
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_script_conformance, fake, sent.append)
+        async with connected(fake.ws_url) as (old, session):
+            for sub_type in CONFORMANCE_TYPES:
+                assert (await subscribe(api, access, session["id"], sub_type=sub_type)).status_code == 202
+            *before, reconnect = await notifications(old, "session_reconnect")
+            async with connected(reconnect["payload"]["session"]["reconnect_url"]) as (new, _):
+                await old.aclose()
+                after = await notifications(new, CONFORMANCE_END)
+    received = [(m["metadata"]["subscription_type"], m["payload"]["event"]["message_id"]) for m in before + after]
+    assert received == [(entry["type"], entry["id"]) for entry in sent]
+    texts = [entry.get("text") for entry in sent]
+    assert "안녕하세요! 오늘 방송 재밌어요 ㅋㅋㅋ" in texts and texts[-1] == CONFORMANCE_END
+    assert [entry["type"] for entry in sent].count("channel.chat.message_delete") == 1
+    [resend] = [index for index, entry in enumerate(sent) if entry.get("resend")]
+    assert after[resend - len(before)]["metadata"]["message_id"] == before[0]["metadata"]["message_id"]
+    assert fake.stats.posts_after_reconnect == 0 and fake.stats.reconnects_completed == 1
+
+
+def test_the_standalone_conformance_token_is_already_expired() -> None:
+    script = Path(__file__).parent / "fakes" / "twitch.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--port", "0", "--script", "conformance"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        fields = dict(part.split("=", 1) for part in process.stdout.readline().split() if "=" in part)
+        assert fields["access_token_expired"] == "true"
+
+        async def validate() -> int:
+            async with httpx.AsyncClient() as client:
+                headers = {"Authorization": f"OAuth {fields['access_token']}"}
+                return (await client.get(fields["auth_url"] + "validate", headers=headers)).status_code
+
+        assert trio.run(validate) == 401
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
 async def test_a_client_that_never_pongs_gets_4002(autojump_clock: trio.testing.MockClock) -> None:
     """trio-websocket always answers Pings, so this client is raw wsproto."""
     from wsproto import WSConnection
