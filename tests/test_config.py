@@ -83,7 +83,7 @@ def test_an_empty_file_is_the_demo():
         ('[monitors.replay]\npath = "missing.jsonl"', "config.toml: monitors.replay.path: no such file: missing.jsonl"),
         (
             "[monitors.replay]\nenabled = false",
-            "config.toml: monitors: no monitor is enabled; enable monitors.replay or one of: youtube, chzzk",
+            "config.toml: monitors: no monitor is enabled; enable monitors.replay or one of: youtube, chzzk, twitch",
         ),
         (
             '[monitors.replay]\nenabled = false\n[monitors.youtube]\nenabled = true\nvideo_id = "v"',

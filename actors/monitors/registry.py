@@ -115,9 +115,10 @@ class Plugin:
 
 def _plugins() -> tuple[Plugin, ...]:
     from .chzzk.plugin import PLUGIN as CHZZK
+    from .twitch.plugin import PLUGIN as TWITCH
     from .youtube.plugin import PLUGIN as YOUTUBE
 
-    return (YOUTUBE, CHZZK)
+    return (YOUTUBE, CHZZK, TWITCH)
 
 
 PLATFORMS: tuple[Plugin, ...] = _plugins()

@@ -168,7 +168,7 @@ class TwitchAuth:
         spends a single-use token). NeedsLogin when there is none."""
         pair = self._current()
         if pair is None:
-            raise self._needs(self.problem or says("twitch.not_yet"))
+            raise self.needs_login(self.problem or says("twitch.not_yet"))
         stale = refused is not None and pair.access_token == refused
         if stale or pair.expires_at - self.wall() < self.s.refresh_margin:
             pair = await self._refresh(client, pair)
@@ -381,7 +381,8 @@ class TwitchAuth:
             return says("twitch.how_device_or_page", url=self.s.authorize_page)
         return says("twitch.how_device")
 
-    def _needs(self, why: Said) -> NeedsLogin:
+    def needs_login(self, why: Said) -> NeedsLogin:
+        """The NeedsLogin to raise for `why`, saying how to log in with this app."""
         return NeedsLogin(why, self._how())
 
     def _missing(self, granted: tuple[str, ...]) -> list[str]:
@@ -398,7 +399,7 @@ class TwitchAuth:
             self.emit("twitch.token_file_unwritable", "error", error=f"{exc.strerror}: {self.store.path}")
         self.problem = why
         self.emit(event, "error", why=str(why), **fields)
-        return self._needs(why)
+        return self.needs_login(why)
 
     def _logged_in_now(self) -> None:
         self.problem = None
@@ -410,7 +411,7 @@ class TwitchAuth:
         async with self._lock:
             current = self._pair
             if current is None:
-                raise self._needs(self.problem or says("twitch.not_yet"))
+                raise self.needs_login(self.problem or says("twitch.not_yet"))
             if current is not stale:
                 return current  # refreshed (or logged in again) while we waited for the lock
             form = {
