@@ -552,11 +552,14 @@ class _TwitchError(Exception):
     """An answer in one of Twitch's error envelopes: ``{"status","message"}`` (id.twitch.tv) or
     ``{"error","status","message"}`` (Helix)."""
 
-    def __init__(self, status: int, message: str, *, helix: bool = False) -> None:
+    def __init__(
+        self, status: int, message: str, *, helix: bool = False, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(f"{status} {message}")
         self.status = status
         self.message = message
         self.helix = helix
+        self.headers = headers  # e.g. the emptied bucket's Ratelimit-* on its 429
 
 
 def _error_reply(error: _TwitchError, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -1231,7 +1234,7 @@ class FakeTwitch:
         try:
             return handler(request)
         except _TwitchError as error:
-            return _error_reply(error, self._rate_headers(None) if error.helix else ())
+            return _error_reply(error, error.headers or (self._rate_headers(None) if error.helix else ()))
 
     # ------------------------------------------------------------------------ OAuth
 
@@ -1443,7 +1446,8 @@ class FakeTwitch:
         bucket[0] -= 1
         if bucket[0] < 0:
             bucket[0] = 0
-            raise _TwitchError(429, "Too Many Requests", helix=True)
+            # Its own bucket's headers: Remaining 0 and when it refills, which a client waits for.
+            raise _TwitchError(429, "Too Many Requests", helix=True, headers=self._rate_headers(entry))
         return entry
 
     def _bucket(self, entry: _Access | None) -> list[float]:
@@ -1472,7 +1476,7 @@ class FakeTwitch:
             reply = body(entry)
         except _TwitchError as error:
             error.helix = True
-            return _error_reply(error, self._rate_headers(entry))
+            return _error_reply(error, error.headers or self._rate_headers(entry))
         return attrs.evolve(reply, headers=(*reply.headers, *self._rate_headers(entry)))
 
     def _users(self, request: Request) -> Reply:
