@@ -278,3 +278,17 @@ async def test_a_revoked_authorization_asks_for_a_new_login_once(autojump_clock,
         polls = fake.stats.device_polls
         await trio.sleep(60)
         assert fake.stats.device_codes == 1 and fake.stats.device_polls - polls <= 60 / 5 + 1
+
+
+async def test_the_token_is_validated_at_connect_and_hourly_while_live(autojump_clock, tmp_path):
+    async with twitch(tmp_path) as rig:
+        await rig.live()
+        began = trio.current_time()
+        await trio.sleep(3 * HOUR + 60)
+        times = [round(t - began) for t in rig.fake.validate_times]
+        # At connect (just before `began`), then every hour (an hourly validation
+        # past the 4 h token lifetime refreshes it first).
+        assert [t // 3600 for t in times if t > 0] == [1, 2, 3], times
+        assert rig.cursor.connects == 1 and not rig.failure
+        message = rig.fake.chat("still here after hours")
+        assert await rig.received_ids(1) == [message["message_id"]]

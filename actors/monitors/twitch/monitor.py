@@ -226,6 +226,7 @@ class TwitchMonitor:
                 cursor.session_id = welcome.session_id
                 cursor.live_since = trio.current_time()
                 delivered()  # welcomed and subscribed: the outage is over
+                nursery.start_soon(self._validate_hourly, client)
                 self.emit("twitch.live", session=_short(welcome.session_id), subscribed=list(cursor.subscribed))
                 keepalive = welcome.keepalive_timeout_seconds or DEFAULT_KEEPALIVE
                 await self._live(
@@ -355,6 +356,13 @@ class TwitchMonitor:
                     pass
                 case _:
                     pass  # an unknown message type, or a welcome we did not ask for
+
+    async def _validate_hourly(self, client: httpx.AsyncClient) -> None:
+        """Twitch asks apps to validate their token hourly (and audits it); the
+        connection validated it just now. A refused token ends the connection
+        with NeedsLogin; any other failure is the auth's to log and retry."""
+        await trio.sleep(self.auth.s.validate_every)
+        await self.auth.validate_forever(client)
 
     # ---- what a frame means --------------------------------------------------------------------
 
