@@ -91,6 +91,7 @@ def clean_event(event: ChatEvent) -> tuple[ChatEvent, str | None]:
         target = ModerationTarget(
             message_id=None if target.message_id is None else clean_id(target.message_id),
             author_id=None if target.author_id is None else clean_id(target.author_id),
+            everything=target.everything,
         )
     author = Author(clean_id(event.author.id), clean_name(event.author.name), event.author.roles)
     cleaned_event = attrs.evolve(

@@ -35,6 +35,7 @@ class Role(enum.StrEnum):
     OWNER = "owner"
     MODERATOR = "moderator"
     MEMBER = "member"
+    VIP = "vip"  # Twitch's VIP badge: the streamer's chosen regulars
     VERIFIED = "verified"
 
 
@@ -56,10 +57,12 @@ class Amount:
 
 @attrs.frozen
 class ModerationTarget:
-    """What a moderation event removes: one message, or all of an author's."""
+    """What a moderation event removes: one message, all of an author's, or
+    (`everything`) all of its platform's chat, as Twitch's "clear chat" does."""
 
     message_id: str | None = None
     author_id: str | None = None
+    everything: bool = False
 
 
 @attrs.frozen

@@ -99,7 +99,12 @@ def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
     if target_obj is not None:
         if not isinstance(target_obj, dict):
             raise _Bad("'target' must be an object or null")
-        target = ModerationTarget(message_id=target_obj.get("id"), author_id=target_obj.get("author_id"))
+        everything = target_obj.get("all", False)
+        if not isinstance(everything, bool):
+            raise _Bad("target.all must be true or false")
+        target = ModerationTarget(
+            message_id=target_obj.get("id"), author_id=target_obj.get("author_id"), everything=everything
+        )
         if not isinstance(target.message_id, str | None) or not isinstance(target.author_id, str | None):
             raise _Bad("target.id and target.author_id must be strings")
     event = ChatEvent(
@@ -140,11 +145,13 @@ def event_to_dict(event: ChatEvent) -> dict[str, Any]:
         "sent_at": format_time(event.sent_at),
     }
     if event.target is not None:
-        target: dict[str, str] = {}
+        target: dict[str, str | bool] = {}
         if event.target.message_id is not None:
             target["id"] = event.target.message_id
         if event.target.author_id is not None:
             target["author_id"] = event.target.author_id
+        if event.target.everything:
+            target["all"] = True
         out["target"] = target
     return out
 

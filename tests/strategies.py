@@ -278,6 +278,7 @@ def chat_events(draw: st.DrawFn, *, kinds: st.SearchStrategy[Kind] = any_kind) -
             st.one_of(
                 st.builds(ModerationTarget, message_id=ids),
                 st.builds(ModerationTarget, author_id=ids),
+                st.just(ModerationTarget(everything=True)),
             )
         )
     paid = kind in (Kind.DONATION, Kind.STICKER)

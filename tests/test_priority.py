@@ -24,7 +24,13 @@ from strategies import chat_events
 
 # ---- strategies ---------------------------------------------------------------
 
-ROLE_PART = {Role.OWNER: "owner", Role.MODERATOR: "moderator", Role.MEMBER: "member", Role.VERIFIED: "verified"}
+ROLE_PART = {
+    Role.OWNER: "owner",
+    Role.MODERATOR: "moderator",
+    Role.MEMBER: "member",
+    Role.VIP: "vip",
+    Role.VERIFIED: "verified",
+}
 KNOWN_PARTS = {
     "paid",
     "amount",

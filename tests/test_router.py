@@ -73,7 +73,9 @@ def routed_events(draw: st.DrawFn) -> ChatEvent:
         event = attrs.evolve(event, author=attrs.evolve(event.author, name="Nightbot"))
     if event.kind is Kind.MODERATION:
         target = draw(
-            st.builds(ModerationTarget, message_id=small_ids) | st.builds(ModerationTarget, author_id=small_authors)
+            st.builds(ModerationTarget, message_id=small_ids)
+            | st.builds(ModerationTarget, author_id=small_authors)
+            | st.just(ModerationTarget(everything=True))  # a whole chat cleared (Twitch)
         )
         event = attrs.evolve(event, target=target)
     return event
@@ -539,6 +541,20 @@ def test_a_moderation_event_purges_pending_messages_of_its_target():
     assert [e.author.id for e in router.buffer.pending()] == ["alice"]
     assert router.ledger.to_dict()["dropped"] == {"purged": 3}
     assert router.ledger.to_dict()["filtered"] == {"moderation": 2}
+
+
+def test_clearing_the_whole_chat_purges_what_waits_from_that_platform_only():
+    router = make_router()
+    route_all(
+        router,
+        chat("t1", "alice", "first question?", at=1, platform=Platform.TWITCH),
+        chat("t2", "bob", "second question?", at=2, platform=Platform.TWITCH),
+        chat("y1", "carol", "from youtube?", at=3),
+    )
+    cleared = ModerationTarget(everything=True)
+    route_all(router, chat("clear", "mod", "", at=4, kind=Kind.MODERATION, target=cleared, platform=Platform.TWITCH))
+    assert [e.id for e in router.buffer.pending()] == ["y1"]
+    assert router.ledger.to_dict()["dropped"] == {"purged": 2} and router.ledger.balanced
 
 
 def test_finish_input_lets_the_session_drain_and_close_drops_the_rest():

@@ -338,8 +338,8 @@ def test_the_roles_table(set_id, role):
     assert chat_event(frame(event)).author.roles == (frozenset() if role is None else frozenset({role}))
 
 
-def test_vip_is_recognised_but_no_role_yet():
-    assert "vip" in BADGE_ROLES and BADGE_ROLES["vip"] is None
+def test_vip_is_a_role_of_its_own():
+    assert BADGE_ROLES["vip"] is Role.VIP
 
 
 @given(st.integers(min_value=1, max_value=10**9))
@@ -466,8 +466,10 @@ def test_cleared_user_messages_purge_by_author():
     )
 
 
-def test_clearing_the_whole_chat_is_skipped_as_the_model_cannot_say_it():
-    assert "whole chat" in skip(frame({"broadcaster_user_id": BROADCASTER}, "channel.chat.clear")).reason
+def test_clearing_the_whole_chat_purges_everything_of_twitch_that_waits():
+    purge = chat_event(frame({"broadcaster_user_id": BROADCASTER}, "channel.chat.clear"))
+    assert purge.kind is Kind.MODERATION and purge.target is not None
+    assert purge.target.everything and purge.target.message_id is None and purge.target.author_id is None
 
 
 def test_frames_that_are_no_chat_are_skipped():

@@ -407,7 +407,8 @@ class Router:
             if target is not None:
                 self.buffer.purge(
                     lambda e: (
-                        e.platform is event.platform and (e.id == target.message_id or e.author.id == target.author_id)
+                        e.platform is event.platform
+                        and (target.everything or e.id == target.message_id or e.author.id == target.author_id)
                     )
                 )
             return ("duplicate" if self.filters.recent_ids.seen_before(event) else "moderation"), event, None

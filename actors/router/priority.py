@@ -78,6 +78,7 @@ class Weights:
     owner: float = 15.0
     moderator: float = 10.0
     member: float = 5.0
+    vip: float = 4.0  # Twitch's VIP badge
     verified: float = 2.0
     mention: float = 8.0  # the text names the VTuber
     question: float = 6.0  # the text looks like a question
@@ -352,7 +353,7 @@ _DONATION, _STICKER, _MEMBERSHIP, _GIFT, _MODERATION = (
     Kind.GIFT,
     Kind.MODERATION,
 )
-_OWNER, _MODERATOR, _MEMBER, _VERIFIED = Role.OWNER, Role.MODERATOR, Role.MEMBER, Role.VERIFIED
+_OWNER, _MODERATOR, _MEMBER, _VIP, _VERIFIED = Role.OWNER, Role.MODERATOR, Role.MEMBER, Role.VIP, Role.VERIFIED
 
 
 def _role_parts(roles: frozenset[Role], w: Weights, append: Callable[[tuple[str, float]], None]) -> None:
@@ -362,6 +363,8 @@ def _role_parts(roles: frozenset[Role], w: Weights, append: Callable[[tuple[str,
         append(("moderator", w.moderator))
     if _MEMBER in roles and w.member:
         append(("member", w.member))
+    if _VIP in roles and w.vip:
+        append(("vip", w.vip))
     if _VERIFIED in roles and w.verified:
         append(("verified", w.verified))
 

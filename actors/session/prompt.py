@@ -69,7 +69,7 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
 }
 DEFAULT_DIGEST_INTRO = "Recent chat messages; pick the one most worth answering and reply to it:"
 
-_ROLE_ORDER = (Role.OWNER, Role.MODERATOR, Role.MEMBER, Role.VERIFIED)
+_ROLE_ORDER = (Role.OWNER, Role.MODERATOR, Role.MEMBER, Role.VIP, Role.VERIFIED)
 
 # The usual written form of the currencies a stream sees most; anything else
 # is written "1,234.50 XYZ".

@@ -213,6 +213,8 @@ class TwitchAuth:
             "device_code": code.device_code,
             "grant_type": DEVICE_GRANT,
         }
+        if self.s.client_secret:  # a confidential app proves itself on every token call (RFC 8628 §3.4)
+            form["client_secret"] = self.s.client_secret
         wait = interval
         while True:
             await trio.sleep(wait)  # never sooner than `interval` after the last poll

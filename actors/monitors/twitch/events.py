@@ -39,7 +39,7 @@ BADGE_ROLES: Mapping[str, Role | None] = {
     "subscriber": Role.MEMBER,
     "founder": Role.MEMBER,  # a founder is a subscriber from the channel's first days
     "partner": Role.VERIFIED,
-    "vip": None,  # recognised; Role.VIP is to come, and this line is the one to change
+    "vip": Role.VIP,
 }
 
 # The subscriptions the monitor asks for, all under user:read:chat.
@@ -295,9 +295,8 @@ def _clear_user(ctx: _Context, name: str) -> ChatEvent | Skip:
 
 
 def _clear(ctx: _Context, name: str) -> ChatEvent | Skip:
-    # ModerationTarget names one message or one author; the router purges
-    # by those and has no "everything" to match.
-    return Skip(name, "clearing the whole chat has no ModerationTarget the router can purge by")
+    # The moderators cleared the whole chat: nothing of Twitch's that waits is answered.
+    return _purge(ctx, ModerationTarget(everything=True), (ctx.broadcaster_id, ""))
 
 
 _CONVERTERS: Mapping[str, Callable[[_Context, str], ChatEvent | Skip]] = {

@@ -185,7 +185,10 @@ class TwitchMonitor:
 
         def show(code: DeviceCode) -> None:
             cursor.login = code
-            tell(ctx, says("status.twitch_login_code", url=code.verification_uri, code=code.user_code))
+            shown = says("status.twitch_login_code", url=code.verification_uri, code=code.user_code)
+            if self.auth.problem is not None:  # a login that lapsed: say why beside the new code
+                shown = says("status.twitch_login_again", why=self.auth.problem, login=shown)
+            tell(ctx, shown)
 
         try:
             # The code, or the consent page for an app with a secret: whichever comes first.
