@@ -76,7 +76,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def browser_config(tmp_path: Path, port: int) -> Path:
+def browser_config(tmp_path: Path, port: int, extra: dict[tuple[str, str], str] | None = None) -> Path:
     """The shipped config.toml, sped up, with the control surface on `port`,
     and Chzzk enabled but not authorised (so it never calls out: it waits).
     The bundled demo is refused beside a live monitor, so the demo chat is
@@ -91,6 +91,7 @@ def browser_config(tmp_path: Path, port: int) -> Path:
         ("monitors.chzzk", "enabled"): "true",
         ("monitors.chzzk", "client_id"): '"dashboard-test"',
         ("monitors.chzzk", "client_secret"): '"dashboard-test"',
+        **(extra or {}),
     }
     section, done, lines = "", set(), []
     for original in (REPO / "config.toml").read_text(encoding="utf-8").splitlines():
@@ -187,7 +188,7 @@ async def service_and_page(
     English unless a page asks otherwise, its DevTools ready and reporting
     page errors once the service answers at `base`. Both are gone when the
     block ends, however it ends."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOUTUBE_", "CHZZK_", "TWITCH_"))}
     log, profile = tmp_path / "service.log", tmp_path / "chromium-profile"
     service = browser = None
     with log.open("wb") as out, (tmp_path / "chromium.log").open("wb") as browser_out:
@@ -277,6 +278,7 @@ COCKPIT_PROBE = """document.body && ({
 })"""
 KEPT = REPO / "docs" / "screenshots" / "dashboard.png"  # the README shows it
 KEPT_KO = REPO / "docs" / "screenshots" / "dashboard-ko.png"  # and README.ko.md this one
+KEPT_TWITCH = REPO / "docs" / "screenshots" / "twitch-login.png"  # the Twitch sections, both languages
 
 
 async def probe_until(devtools: DevTools, done, what: str, seconds: float = 10) -> dict[str, Any]:
@@ -460,3 +462,98 @@ async def test_switching_language_switches_every_visible_string(tmp_path):
             errors = page_errors(devtools)
             assert not errors, errors
             await sigterm(service)
+
+
+TWITCH_PROBE = """(() => ({
+  shown: !document.getElementById('twitch').hidden,
+  loginShown: !document.getElementById('twitch-login').hidden,
+  url: document.getElementById('twitch-login-url').href,
+  code: document.getElementById('twitch-code').textContent,
+  live: document.getElementById('twitch-live').textContent,
+}))()"""
+
+
+@contextlib.asynccontextmanager
+async def fake_twitch(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """The Twitch fake, standalone as a streamer would try it, with the words it prints."""
+    out = tmp_path / "twitch.log"
+    with out.open("wb") as file:
+        fake = await trio.lowlevel.open_process(
+            [sys.executable, str(REPO / "tests" / "fakes" / "twitch.py"), "--port", "0"],
+            stdout=file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            with trio.fail_after(20):
+                # Polling a file: no event says when a process has printed.
+                while "auth_url=" not in (text := out.read_text(encoding="utf-8")):  # noqa: ASYNC110
+                    await trio.sleep(0.1)
+            words = dict(w.split("=", 1) for w in text.splitlines()[0].split() if "=" in w)
+            yield words
+        finally:
+            await stop(fake)
+
+
+async def test_the_twitch_box_shows_the_device_code_then_the_live_socket(tmp_path):
+    """Twitch enabled without a token: the box shows where to log in and the
+    code, as /status says them. With a token, the same box goes live and
+    counts the fake's chat."""
+    async with fake_twitch(tmp_path) as twitch:
+        for phase in ("login", "live"):
+            run = tmp_path / phase
+            run.mkdir()
+            port = free_port()
+            section = "monitors.twitch"
+            config = browser_config(
+                run,
+                port,
+                {
+                    (section, "enabled"): "true",
+                    (section, "channel"): f'"{twitch["login"]}"',
+                    (section, "client_id"): f'"{twitch["client_id"]}"',
+                },
+            )
+            # The fake's addresses (settings config.toml leaves at their defaults, so not listed there).
+            text = config.read_text(encoding="utf-8").replace(
+                "[monitors.twitch]\n",
+                f'[monitors.twitch]\nauth_base_url = "{twitch["auth_url"]}"\n'
+                f'helix_base_url = "{twitch["helix_url"]}"\neventsub_url = "{twitch["ws_url"]}"\n',
+            )
+            config.write_text(text, encoding="utf-8")
+            if phase == "live":
+                token = {"access_token": twitch["access_token"], "refresh_token": twitch["refresh_token"]}
+                token |= {"expires_at": 4e9, "token_type": "Bearer", "scope": "user:read:chat"}
+                (run / ".twitch-token.json").write_text(json.dumps(token), encoding="utf-8")
+            base = f"http://127.0.0.1:{port}"
+            with trio.fail_after(60):
+                async with service_and_page(run, config, base) as (service, devtools):
+                    await devtools.call("Page.navigate", url=f"{base}/")
+                    seen: dict[str, Any] = {}
+                    with trio.move_on_after(15):
+                        while not (seen.get("loginShown") if phase == "login" else "messages" in seen.get("live", "")):
+                            await trio.sleep(0.2)
+                            seen = await devtools.evaluate(TWITCH_PROBE) or {}
+                    async with httpx.AsyncClient() as client:
+                        status = (await client.get(f"{base}/status")).json()["twitch"]
+                    if phase == "login":
+                        code = status["login_code"]
+                        assert seen["shown"] and seen["loginShown"], seen
+                        assert (seen["url"], seen["code"]) == (code["url"], code["code"]), (seen, code)
+                        assert not status["authorized"] and not status["live"]
+                    else:
+                        assert status["authorized"] and status["live"], status
+                        assert seen["shown"] and not seen["loginShown"] and "live" in seen["live"], seen
+                    box = await devtools.evaluate(
+                        "(() => { const r = document.getElementById('twitch').getBoundingClientRect();"
+                        " return {x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height}; })()"
+                    )
+                    clip = {k: float(box[k]) for k in ("x", "y", "width", "height")} | {"scale": 1}
+                    shot = await devtools.call(
+                        "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
+                    )
+                    (run / "twitch.png").write_bytes(base64.b64decode(shot["data"]))
+                    if phase == "login":  # the README's picture of the device login
+                        KEPT_TWITCH.write_bytes(base64.b64decode(shot["data"]))
+                    errors = page_errors(devtools)
+                    assert not errors, errors
+                    await sigterm(service)
