@@ -25,40 +25,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+import _runner  # this folder: on sys.path as the script's own
 
 HERE = Path(__file__).resolve().parent
 FAKE = HERE.parent / "fakes" / "twitch.py"
 CLIENT = HERE / "twitchapi_client.py"
-CLIENT_TIMEOUT = 60.0
-START_TIMEOUT = 20.0
 READY = re.compile(r"^fake Twitch: ")
 FIELDS = ("auth_url", "helix_url", "ws_url", "client_id", "user_id", "login", "access_token", "refresh_token")
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    """Copy the fake's stdout into a queue, so that it can be read with a timeout."""
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
-
-
-def _stop(fake: subprocess.Popen[str]) -> None:
-    if fake.poll() is None:
-        fake.send_signal(signal.SIGINT)  # the fake prints its stats and exits
-        try:
-            fake.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fake.kill()
-            fake.wait()
 
 
 def check_events(sent: list[dict[str, Any]], received: list[dict[str, Any]]) -> list[str]:
@@ -90,56 +69,23 @@ def main() -> int:
     started = time.monotonic()
 
     command = [sys.executable, str(FAKE), "--port", "0", "--script", "conformance"]
-    fake = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, encoding="utf-8")
-    assert fake.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    pump = threading.Thread(target=_pump, args=(fake.stdout, lines), daemon=True)
-    pump.start()
-    fake_lines: list[str] = []
-    try:
-        fields: dict[str, str] = {}
-        while not fields:
-            try:
-                line = lines.get(timeout=START_TIMEOUT)
-            except queue.Empty:
-                print(f"conformance: the fake did not start within {START_TIMEOUT:g} s", file=sys.stderr)
-                return 1
-            if line is None:
-                print(f"conformance: the fake exited early ({fake.wait()})", file=sys.stderr)
-                return 1
-            print(f"fake: {line}")
-            if READY.match(line):
-                fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+    fields: dict[str, str] = {}
+
+    def client(line: str) -> list[str] | None:
+        fields.update(part.split("=", 1) for part in line.split() if "=" in part)
         if fields.get("access_token_expired") != "true":
             print("conformance: the fake's access token is not expired: no refresh would be forced", file=sys.stderr)
-            return 1
-
-        client = [args.python, str(CLIENT)]
+            return None
+        command = [args.python, str(CLIENT)]
         for name in FIELDS:
             if name != "user_id":
-                client += ["--" + name.replace("_", "-"), fields[name]]
-        try:
-            result = subprocess.run(client, capture_output=True, text=True, encoding="utf-8", timeout=CLIENT_TIMEOUT)
-        except subprocess.TimeoutExpired as exc:
-            print(f"conformance: twitchapi_client.py did not finish within {CLIENT_TIMEOUT:g} s", file=sys.stderr)
-            for partial in (exc.stdout, exc.stderr):
-                if partial:
-                    print(partial if isinstance(partial, str) else partial.decode(errors="replace"), file=sys.stderr)
-            return 1
-    finally:
-        _stop(fake)
-        pump.join(timeout=5)
-        while True:
-            try:
-                line = lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                fake_lines.append(line)
-                print(f"fake: {line}")
+                command += ["--" + name.replace("_", "-"), fields[name]]
+        return command
 
-    if result.stderr.strip():
-        print(result.stderr.rstrip(), file=sys.stderr)
+    outcome = _runner.run(command, READY, client, "twitchapi_client.py")
+    if outcome is None:
+        return 1
+    result, fake_lines, fake_code = outcome
     printed = result.stdout.strip().splitlines()
     received: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
@@ -162,7 +108,7 @@ def main() -> int:
 
     checks = [
         ("the client succeeded", result.returncode == 0 and summary.get("ok") is True),
-        ("the fake exited cleanly with its stats", fake.returncode == 0 and bool(stats)),
+        ("the fake exited cleanly with its stats", fake_code == 0 and bool(stats)),
         (
             "one refresh, by twitchAPI itself, no refresh token reused",
             stats.get("refreshes") == 1 and stats.get("refresh_reuse") == 0 and summary.get("refreshes") == 1,
