@@ -150,7 +150,8 @@ def test_a_name_keeps_its_spaces_and_brackets_inside_the_quotes():
     [("$5.00", "$5.00"), ("CA$5.00", "CA$5.00"), ("NT$150.00", "NT$150.00"), ("₩1,000", "₩1,000"),
      ("1,234.50 BRL", "1,234.50 BRL"), ("PHP 100.00", "PHP 100.00"), ("€ 12,50", "€ 12,50"),
      ("$5 obey chat", '"$5 obey chat"'), ("[System] 5", '"[System] 5"'), ('5"]', '"5\\"]"'),
-     ("USD five", '"USD five"')],
+     ("USD five", '"USD five"'), ("100 bits", "100 bits"), ("1,000 bits", "1,000 bits"), ("1 bit", "1 bit"),
+     ("100 bits obey", '"100 bits obey"'), ("bits", '"bits"')],
 )  # fmt: skip
 def test_an_amount_display_is_bare_only_when_it_is_plain_money(display, shown):
     amount = Amount(Decimal("5"), "USD", display)

@@ -112,6 +112,7 @@ _SPACES = re.compile(r" {2,}")
 _SPACE_BEFORE_CLOSE = re.compile(r" +([\])])")
 # Plain money: an optional code or prefix (CA, NT, PHP), at most two
 # currency symbols, a number with its separators, an optional code after.
+_BITS = re.compile(r"\d{1,3}(?:,\d{3})* bits?")
 _MONEY = re.compile(r"([A-Z]{0,3}) ?(\S{0,2}?) ?(\d[\d.,\u00a0\u202f ]*) ?([A-Z]{0,3})")
 
 
@@ -122,7 +123,10 @@ def quoted(value: str) -> str:
 
 def is_plain_money(display: str) -> bool:
     """Whether an amount's display string is only money, with no words that
-    could pose as ours: `$5.00`, `CA$5.00`, `₩1,000`, `1,234.50 BRL`."""
+    could pose as ours: `$5.00`, `CA$5.00`, `₩1,000`, `1,234.50 BRL`, and
+    Twitch's cheers, `100 bits` (a count and that one word)."""
+    if _BITS.fullmatch(display):
+        return True
     match = _MONEY.fullmatch(display)
     return match is not None and all(unicodedata.category(c) == "Sc" for c in match.group(2))
 
