@@ -5,6 +5,7 @@ about one and a half keepalives, and what retrying cannot fix stops with a clear
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -292,3 +293,69 @@ async def test_the_token_is_validated_at_connect_and_hourly_while_live(autojump_
         assert rig.cursor.connects == 1 and not rig.failure
         message = rig.fake.chat("still here after hours")
         assert await rig.received_ids(1) == [message["message_id"]]
+
+
+# ---- what the review of the hand-off found -------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["watchdog", "revocation"])
+async def test_a_lost_session_is_closed_not_left_alive_at_twitch(autojump_clock, tmp_path, how):
+    """Twitch allows three connections with subscriptions: a socket left open
+    after a loss would keep its session (and its subscriptions) counting."""
+    async with twitch(tmp_path) as rig:
+        await rig.live()
+        fake = rig.fake
+        first = fake.live_sessions()[0].id
+        if how == "watchdog":
+            fake.set_keepalives(False, first)
+        else:
+            kept = next(s["id"] for s in fake.subscriptions() if s["type"] == "channel.chat.clear")
+            fake.revoke(kept, "websocket_internal_error")  # not a lasting refusal: reconnect
+        await rig.live(connects=2)
+        await trio.sleep(5)
+        assert first not in [s.id for s in fake.live_sessions()]
+        assert len(fake.live_sessions()) == 1
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:1/ws", "ws://127.0.0.1:99999/ws"])
+async def test_a_reconnect_url_that_cannot_open_leaves_the_old_socket_delivering(autojump_clock, tmp_path, url):
+    async with twitch(tmp_path) as rig:
+        await rig.live()
+        fake = rig.fake
+        old = fake.live_sessions()[0].id
+        session = {"id": old, "status": "reconnecting", "keepalive_timeout_seconds": None, "reconnect_url": url}
+        fake.send_message_type("session_reconnect", {"session": session | {"connected_at": "2024-01-01T00:00:00Z"}})
+        await trio.sleep(0.5)
+        said = fake.chat("said on the old socket while the hand-off fails")
+        assert await rig.received_ids(1) == [said["message_id"]]
+        assert rig.cursor.connects == 1 and rig.events("twitch.handoff_failed")
+
+
+async def test_a_frame_late_on_the_old_socket_is_still_read_after_the_new_welcome(autojump_clock, tmp_path):
+    """Twitch's last events on the old socket travel on another TCP connection
+    than the new welcome, and may arrive just after it: the old socket is read
+    for a short grace before it is closed."""
+    async with twitch(tmp_path) as rig:
+        await rig.live()
+        fake = rig.fake
+        old = fake.live_sessions()[0].id
+        subscription = next(s for s in fake.subscriptions() if s["type"] == "channel.chat.message")
+        fake.reconnect()
+        await rig.until(lambda: rig.cursor.handoffs == 1)
+        late = dict(fake.chat("template"), message_id="late-on-the-old-socket")
+        await rig.until(lambda: len(rig.received) == 1)
+        envelope = {
+            "metadata": {
+                "message_id": "late-envelope",
+                "message_type": "notification",
+                "message_timestamp": "1970-01-01T00:00:10.000000000Z",
+                "subscription_type": "channel.chat.message",
+                "subscription_version": "1",
+            },
+            "payload": {"subscription": subscription, "event": late},
+        }
+        fake.send_raw(json.dumps(envelope), session_id=old)  # as if sent just before the welcome
+        await rig.until(lambda: len(rig.received) == 2)
+        assert rig.received[-1].id == "late-on-the-old-socket"
+        await trio.sleep(10)
+        assert old not in [s.id for s in fake.live_sessions()]  # closed after its grace

@@ -344,10 +344,11 @@ class ControlSurface:
     async def oauth_start(self, request: Request) -> Response:
         """Start the consent: a fresh `state`, then the platform's consent page."""
         name, flow = self._oauth(request)
-        if flow is None:
-            return self._said(request, name, "disabled", 404)
+        # The token first: without it, nothing is said, not even which platforms are on.
         if not self._authorized(request.headers, request.query_params):
             return self._said(request, name, "token", 401)
+        if flow is None:
+            return self._said(request, name, "disabled", 404)
         self.emit(f"{name}.consent_started")
         # No Referer to the platform: our URL may carry ?token=.
         return RedirectResponse(flow.begin(), status_code=302, headers={"Referrer-Policy": "no-referrer"})

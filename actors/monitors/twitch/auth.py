@@ -277,16 +277,16 @@ class TwitchAuth:
             response = await self._validate_call(client, token)
             if response.status_code == 401:
                 # Refused even freshly refreshed: the login was revoked.
-                raise self._forget(says("twitch.token_refused"), "twitch.token_revoked")
+                raise self.forget(says("twitch.token_refused"), "twitch.token_revoked")
         if response.status_code != 200:
             raise self._error(response)
         validated = parse_validate(response.content)
         if validated.client_id != self.s.client_id:
-            raise self._forget(says("twitch.wrong_client"), "twitch.wrong_client")
+            raise self.forget(says("twitch.wrong_client"), "twitch.wrong_client")
         missing = self._missing(validated.scopes)
         if missing:
             scope = " ".join(missing)
-            raise self._forget(says("twitch.scope_missing", scope=scope), "twitch.scope_missing", missing=scope)
+            raise self.forget(says("twitch.scope_missing", scope=scope), "twitch.scope_missing", missing=scope)
         self.validated = validated
         self.problem = None
         self.emit(
@@ -390,7 +390,7 @@ class TwitchAuth:
     def _missing(self, granted: tuple[str, ...]) -> list[str]:
         return [scope for scope in self.s.scopes if scope not in granted]
 
-    def _forget(self, why: Said, event: str, **fields: str) -> NeedsLogin:
+    def forget(self, why: Said, event: str, **fields: str) -> NeedsLogin:
         """The pair cannot work: drop it (file and memory), say why once, ask for a login."""
         self._pair = None
         self._loaded = True
@@ -438,7 +438,7 @@ class TwitchAuth:
                 if error.status in (400, 401):
                     # Spent, expired (30 days unused), disconnected or revoked:
                     # only the streamer can fix that, by logging in again.
-                    raise self._forget(
+                    raise self.forget(
                         says("twitch.refresh_refused", error=str(error)), "twitch.refresh_refused", error=str(error)
                     ) from None
                 raise error  # 429, a 5xx: the caller's retry rule

@@ -46,7 +46,6 @@ from .api import (
     CloseAction,
     DeviceCode,
     Frame,
-    Keepalive,
     Notification,
     PayloadError,
     Reconnect,
@@ -63,6 +62,8 @@ from .events import CHAT_SUBSCRIPTIONS, Deduper, Skip, is_stale, to_chat_event
 
 Emit = Callable[..., None]
 
+HANDOFF_GRACE = 3.0  # s the old socket of a hand-off is still read (Twitch allows 30 before 4004)
+CLOSE_GRACE = 2.0  # s to close our sockets when a connection ends
 WATCHDOG_SLACK = 0.5  # a silence of keepalive * (1 + this) (at least 2 s more) means a dead socket
 DEFAULT_KEEPALIVE = 10  # Twitch's, when the welcome does not say
 
@@ -110,9 +111,36 @@ class _Closed:
 
 
 @attrs.frozen
+class _NoWelcome:
+    """A hand-off's new socket had no welcome by its deadline (ignored once welcomed)."""
+
+
+@attrs.frozen
 class _Socket:
     number: int
     ws: trio_websocket.WebSocketConnection
+
+
+# The monitor's mailbox: (socket number, what it read) from every socket's reader.
+Mail = tuple[int, Frame | _Closed | _NoWelcome]
+Outbox = trio.MemorySendChannel[Mail]
+Inbox = trio.MemoryReceiveChannel[Mail]
+
+
+@attrs.define
+class _Link:
+    """The live connection as `_live` sees it: which socket is current, which
+    one a hand-off is opening, and the watchdog's reckoning."""
+
+    current: _Socket
+    keepalive: int
+    heard_at: float
+    pending: int | None = None  # the number of a hand-off's new socket, until its welcome
+
+    @property
+    def silence(self) -> float:
+        """How long a quiet socket is given: the keepalive, and half as much again (at least 2 s)."""
+        return self.keepalive + max(2.0, self.keepalive * WATCHDOG_SLACK)
 
 
 class TwitchMonitor:
@@ -135,7 +163,8 @@ class TwitchMonitor:
         self.wall = wall
         self.transport = transport
         self.forwarder = Forwarder("twitch", emit, self._sent)
-        self._sockets = 0
+        self._sockets = 0  # sockets opened so far: each one's number
+        self._open_sockets: dict[int, _Socket] = {}
 
     def _sent(self) -> None:
         self.cursor.emitted += 1
@@ -216,31 +245,30 @@ class TwitchMonitor:
         tell(ctx, says("status.twitch_connecting"))
         validated = await self.auth.validate(client)
         if validated.user_id is None:  # an app token: chat over WebSocket needs a user's
-            raise self.auth.needs_login(says("status.twitch_app_token"))
+            raise self.auth.forget(says("status.twitch_app_token"), "twitch.app_token")
         cursor.reader = validated.login
         broadcaster = await self._broadcaster(client)
-        send, receive = trio.open_memory_channel[tuple[int, Frame | _Closed]](256)
+        send, receive = trio.open_memory_channel[Mail](256)
         try:
             async with trio.open_nursery() as nursery:
-                first = await self._open(nursery, self.s.eventsub_url, send)
-                welcome = await self._welcome(receive, first)
-                await self._subscribe(client, welcome.session_id, broadcaster, validated.user_id)
-                cursor.connects += 1
-                cursor.session_id = welcome.session_id
-                cursor.live_since = trio.current_time()
-                delivered()  # welcomed and subscribed: the outage is over
-                nursery.start_soon(self._validate_hourly, client)
-                self.emit("twitch.live", session=_short(welcome.session_id), subscribed=list(cursor.subscribed))
-                keepalive = welcome.keepalive_timeout_seconds or DEFAULT_KEEPALIVE
-                await self._live(
-                    ctx,
-                    nursery=nursery,
-                    current=first,
-                    keepalive=keepalive,
-                    send=send,
-                    receive=receive,
-                    broadcaster=broadcaster,
-                )
+                try:
+                    await self._session(
+                        ctx,
+                        client,
+                        nursery=nursery,
+                        send=send,
+                        receive=receive,
+                        broadcaster=broadcaster,
+                        reader=validated.user_id,
+                        delivered=delivered,
+                    )
+                finally:
+                    # A socket of ours left open would keep its session and its
+                    # subscriptions alive at Twitch, and three such count as the
+                    # limit of connections: close each, however this ended.
+                    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_GRACE):
+                        for socket in list(self._open_sockets.values()):
+                            await _close(socket)
         except BaseExceptionGroup as group:
             raise first_failure(group, _PRECEDENCE) from None
         finally:
@@ -249,11 +277,45 @@ class TwitchMonitor:
             cursor.session_id = None
             cursor.subscribed = ()
 
-    async def _open(
-        self, nursery: trio.Nursery, url: str, send: trio.MemorySendChannel[tuple[int, Frame | _Closed]]
-    ) -> _Socket:
+    async def _session(
+        self,
+        ctx: ChildContext,
+        client: httpx.AsyncClient,
+        *,
+        nursery: trio.Nursery,
+        send: Outbox,
+        receive: Inbox,
+        broadcaster: str,
+        reader: str,
+        delivered: Callable[[], None],
+    ) -> None:
+        cursor = self.cursor
+        first = await self._open(nursery, self.s.eventsub_url, send)
+        welcome = await self._welcome(receive, first)
+        await self._subscribe(client, welcome.session_id, broadcaster, reader)
+        cursor.connects += 1
+        cursor.session_id = welcome.session_id
+        cursor.live_since = trio.current_time()
+        delivered()  # welcomed and subscribed: the outage is over
+        nursery.start_soon(self._validate_hourly, client)
+        self.emit("twitch.live", session=_short(welcome.session_id), subscribed=list(cursor.subscribed))
+        keepalive = welcome.keepalive_timeout_seconds or DEFAULT_KEEPALIVE
+        await self._live(
+            ctx,
+            nursery=nursery,
+            current=first,
+            keepalive=keepalive,
+            send=send,
+            receive=receive,
+            broadcaster=broadcaster,
+        )
+
+    async def _open(self, nursery: trio.Nursery, url: str, send: Outbox) -> _Socket:
         """A socket, and its reader in `nursery`."""
         self._sockets += 1
+        return await self._connect(nursery, self._sockets, url, send)
+
+    async def _connect(self, nursery: trio.Nursery, number: int, url: str, send: Outbox) -> _Socket:
         try:
             with trio.fail_after(self.s.connect_timeout):
                 ws = await trio_websocket.connect_websocket_url(nursery, url)
@@ -261,13 +323,30 @@ class TwitchMonitor:
             raise TimeoutError(f"the EventSub socket did not open within {self.s.connect_timeout:g} s") from None
         except trio_websocket.ConnectionRejected as exc:
             raise SessionLost(f"the EventSub socket was refused (HTTP {exc.status_code})") from None
-        except (OSError, trio_websocket.HandshakeError) as exc:
+        except (OSError, ValueError, trio_websocket.HandshakeError) as exc:
+            # ValueError: a URL trio-websocket cannot read (a port out of range, say).
             raise SessionLost(f"cannot open the EventSub socket ({type(exc.__cause__ or exc).__name__})") from None
-        socket = _Socket(self._sockets, ws)
+        socket = _Socket(number, ws)
+        self._open_sockets[number] = socket
         nursery.start_soon(self._read, socket, send.clone())
         return socket
 
-    async def _read(self, socket: _Socket, send: trio.MemorySendChannel[tuple[int, Frame | _Closed]]) -> None:
+    async def _hand_off(self, nursery: trio.Nursery, number: int, url: str, send: Outbox) -> None:
+        """The new socket of a session_reconnect, opened beside the live one,
+        which reads on meanwhile. Its welcome must come within connect_timeout;
+        if it fails either way, the old socket still delivers until Twitch
+        closes it (4004), and that loss then reconnects in full."""
+        async with send:
+            try:
+                await self._connect(nursery, number, url, send)
+            except (SessionLost, TimeoutError) as exc:
+                self.emit("twitch.handoff_failed", "warning", error=str(exc))
+                await send.send((number, _Closed(1006, "the reconnect URL could not be opened")))
+                return
+            await trio.sleep(self.s.connect_timeout)
+            await send.send((number, _NoWelcome()))  # ignored if it was welcomed meanwhile
+
+    async def _read(self, socket: _Socket, send: Outbox) -> None:
         """One socket's frames, parsed, into the monitor's mailbox; then how it closed."""
         async with send:
             try:
@@ -285,9 +364,7 @@ class TwitchMonitor:
                 with trio.move_on_after(1.0):  # the mailbox may be gone with the connection
                     await send.send((socket.number, _Closed(code, reason[:120])))
 
-    async def _welcome(
-        self, receive: trio.MemoryReceiveChannel[tuple[int, Frame | _Closed]], socket: _Socket
-    ) -> Welcome:
+    async def _welcome(self, receive: Inbox, socket: _Socket) -> Welcome:
         with trio.move_on_after(self.s.connect_timeout):
             while True:
                 number, item = await receive.receive()
@@ -306,59 +383,79 @@ class TwitchMonitor:
         nursery: trio.Nursery,
         current: _Socket,
         keepalive: int,
-        send: trio.MemorySendChannel[tuple[int, Frame | _Closed]],
-        receive: trio.MemoryReceiveChannel[tuple[int, Frame | _Closed]],
+        send: Outbox,
+        receive: Inbox,
         broadcaster: str,
     ) -> None:
-        cursor = self.cursor
-        pending: _Socket | None = None  # the new socket of a hand-off, until its welcome
-        silence = keepalive + max(2.0, keepalive * WATCHDOG_SLACK)
-        heard_at = trio.current_time()
+        link = _Link(current, keepalive, heard_at=trio.current_time())
         shown_at = -1.0
         while True:
             if trio.current_time() - shown_at >= 1.0:  # at most one status a second
                 shown_at = trio.current_time()
                 tell(ctx, self._live_status())
-            with trio.move_on_at(heard_at + silence) as quiet:
+            with trio.move_on_at(link.heard_at + link.silence) as quiet:
                 number, item = await receive.receive()
             if quiet.cancelled_caught:
-                raise SessionLost(
-                    f"nothing from Twitch for {silence:g} s (keepalive {keepalive} s): the socket is dead"
-                )
-            if isinstance(item, _Closed):
-                if number == current.number:
-                    self._closed(item, current, current=True)
-                elif pending is not None and number == pending.number:
-                    # The new socket failed before its welcome: the old one
-                    # still delivers until Twitch closes it (4004), and that
-                    # loss then reconnects in full.
-                    self.emit("twitch.handoff_failed", "warning", code=item.code, reason=close_reason(item.code))
-                    pending = None
-                continue  # an old socket closing after its hand-off: expected
-            if number == current.number:
-                heard_at = trio.current_time()  # keepalives, notifications, anything
+                raise SessionLost(f"nothing from Twitch for {link.silence:g} s (keepalive {link.keepalive} s)")
+            if isinstance(item, _NoWelcome | _Closed):
+                self._lost(link, number, item, nursery)
+                continue
+            if number == link.current.number:
+                link.heard_at = trio.current_time()  # keepalives, notifications, anything
             match item:
-                case Welcome() if pending is not None and number == pending.number:
-                    # The hand-off: the new session has the subscriptions now.
-                    old, current, pending = current, pending, None
-                    heard_at = trio.current_time()
-                    keepalive = item.keepalive_timeout_seconds or keepalive
-                    silence = keepalive + max(2.0, keepalive * WATCHDOG_SLACK)
-                    cursor.session_id = item.session_id
-                    cursor.handoffs += 1
-                    self.emit("twitch.reconnected", session=_short(item.session_id))
-                    nursery.start_soon(_close, old)
-                case Reconnect() if number == current.number and pending is None:
+                case Welcome() if number == link.pending and number in self._open_sockets:
+                    self._switch(link, item, nursery)
+                case Reconnect() if number == link.current.number and link.pending is None:
+                    # Opened beside this socket, which reads on meanwhile.
                     self.emit("twitch.reconnect_asked")
-                    pending = await self._open(nursery, item.reconnect_url, send)
+                    self._sockets += 1
+                    link.pending = self._sockets
+                    nursery.start_soon(self._hand_off, nursery, link.pending, item.reconnect_url, send.clone())
                 case Notification():
                     self._take(item, broadcaster)
                 case Revocation():
                     self._revoked(item)
-                case Keepalive():
-                    pass
                 case _:
-                    pass  # an unknown message type, or a welcome we did not ask for
+                    pass  # a keepalive, an unknown message type, a welcome we did not ask for
+
+    def _switch(self, link: _Link, welcome: Welcome, nursery: trio.Nursery) -> None:
+        """The hand-off: the new session has the subscriptions now, and nothing is subscribed again."""
+        cursor = self.cursor
+        old, number = link.current, link.pending
+        assert number is not None  # the match in _live: this welcome came on the pending socket
+        link.current, link.pending = self._open_sockets[number], None
+        link.heard_at = trio.current_time()
+        link.keepalive = welcome.keepalive_timeout_seconds or link.keepalive
+        cursor.session_id = welcome.session_id
+        cursor.handoffs += 1
+        self.emit("twitch.reconnected", session=_short(welcome.session_id))
+        nursery.start_soon(self._retire, old)
+
+    def _lost(self, link: _Link, number: int, item: _Closed | _NoWelcome, nursery: trio.Nursery) -> None:
+        """A socket closed, or a hand-off's new socket had no welcome in time."""
+        if isinstance(item, _NoWelcome):
+            if number != link.pending:
+                return  # it was welcomed meanwhile
+            item = _Closed(4000, "no welcome on the reconnect URL in time")
+        if number == link.current.number:
+            self._closed(item, link.current, current=True)  # raises: the session is lost
+        if number == link.pending:
+            # The new socket failed before its welcome: the old one still
+            # delivers until Twitch closes it (4004), and that loss then
+            # reconnects in full.
+            self.emit("twitch.handoff_failed", "warning", code=item.code, reason=item.reason)
+            if (failed := self._open_sockets.get(number)) is not None:
+                nursery.start_soon(_close, failed)
+            link.pending = None
+        self._open_sockets.pop(number, None)  # gone, or being closed (an old socket after its hand-off)
+
+    async def _retire(self, old: _Socket) -> None:
+        """The old socket of a hand-off, closed after a short grace: what Twitch
+        sent on it just before the new welcome may still be on its way (another
+        TCP connection), and trio-websocket drops what arrives once we close.
+        Its frames are read meanwhile; the deduper drops any repeat."""
+        await trio.sleep(HANDOFF_GRACE)
+        await _close(old)
 
     async def _validate_hourly(self, client: httpx.AsyncClient) -> None:
         """Twitch asks apps to validate their token hourly (and audits it); the
@@ -402,7 +499,7 @@ class TwitchMonitor:
         cursor.subscribed = tuple(t for t in cursor.subscribed if t != kind)
         self.emit("twitch.revoked", "warning", type=kind, status=frame.status)
         if frame.status == "authorization_revoked":
-            raise self.auth.needs_login(says("status.twitch_revoked"))
+            raise self.auth.forget(says("status.twitch_revoked"), "twitch.authorization_revoked")
         if frame.status in ("user_removed", "chat_user_banned", "version_removed", "moderator_removed"):
             raise FatalMonitorError(says("status.twitch_subscription_ended", type=kind, status=frame.status))
         raise SessionLost(f"Twitch revoked {kind} ({frame.status})")
@@ -525,8 +622,8 @@ class TwitchMonitor:
 
 
 async def _close(socket: _Socket) -> None:
-    """Close an old socket after its hand-off, without waiting on it."""
-    with trio.move_on_after(3.0):
+    """Close a socket with 1000 (Twitch ignores what a client says on closing), within CLOSE_GRACE."""
+    with trio.move_on_after(CLOSE_GRACE):
         await socket.ws.aclose()
 
 

@@ -8,7 +8,7 @@ import attrs
 
 from ...i18n import says
 from ...secret import Secret
-from ...validators import ValueProblem, at_least, greater_than, http_url, optional_http_url
+from ...validators import ValueProblem, at_least, greater_than, http_url, optional_http_url, within
 from ..registry import Problem, Surroundings
 from .auth import TwitchAuthSettings
 from .monitor import TwitchSettings
@@ -45,7 +45,8 @@ class TwitchConfig:
     eventsub_url: str = attrs.field(default="wss://eventsub.wss.twitch.tv/ws", validator=_websocket_url)
     connect_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
     request_timeout: float = attrs.field(default=15.0, validator=greater_than(0))
-    refresh_margin: float = attrs.field(default=600.0, validator=at_least(0))
+    # At most an hour of a token's four: a larger margin would refresh on every call.
+    refresh_margin: float = attrs.field(default=600.0, validator=within(0, 3600))
     validate_every: float = attrs.field(default=3600.0, validator=greater_than(0))  # Twitch asks for hourly
     max_retries: int = attrs.field(default=10, validator=at_least(0))
     retry_interval: float = attrs.field(default=60.0, validator=at_least(0))
