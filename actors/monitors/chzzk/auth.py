@@ -28,7 +28,7 @@ import trio
 from ...i18n import Said, SaidError, says
 from ..common.oauth import PendingStates
 from ..common.retry import FatalMonitorError
-from ..common.tokens import TokenPair, TokenStore
+from ..common.tokens import TokenKeeper, TokenPair, TokenStore
 from .api import ChzzkApiError, PayloadError, parse_token, unwrap
 
 Emit = Callable[..., None]
@@ -58,7 +58,7 @@ class ChzzkAuthSettings:
     request_timeout: float = 15.0
 
 
-class ChzzkAuth:
+class ChzzkAuth(TokenKeeper):
     """Tokens for one Chzzk account, shared by the monitor and the control surface."""
 
     def __init__(
@@ -69,32 +69,18 @@ class ChzzkAuth:
         wall: Callable[[], float] = time.time,
         store: TokenStore | None = None,
     ) -> None:
+        texts = {"damaged": "status.chzzk_token_damaged", "unreadable": "status.chzzk_token_unreadable"}
+        store = store or TokenStore(settings.token_file)
+        super().__init__("chzzk", store, emit=emit, wall=wall, texts=texts)
         self.s = settings
-        self.emit = emit
-        self.wall = wall
-        self.store = store or TokenStore(settings.token_file)
-        self._pair: TokenPair | None = None
-        self._loaded = False
-        self._lock = trio.Lock()
-        self._authorized = trio.Event()
         self._states = PendingStates()
-        self.problem: Said | None = None  # why we need authorising, for the status
         self.refreshes = 0
 
     # ---- what the others ask ---------------------------------------------------------------
 
-    @property
-    def has_token(self) -> bool:
-        return self._current() is not None
-
-    @property
-    def expires_at(self) -> float | None:
-        pair = self._current()
-        return None if pair is None else pair.expires_at
-
     async def authorized(self) -> None:
         """Wait until a new token pair has been stored (by the OAuth callback)."""
-        await self._authorized.wait()
+        await self.signed_in()
 
     async def access_token(
         self, client: httpx.AsyncClient, *, refresh: bool = False, refused: str | None = None
@@ -141,26 +127,11 @@ class ChzzkAuth:
             # the only one; a cancelled request must not throw it away.
             with trio.CancelScope(shield=True):
                 pair = await self._token_call(client, body)
-                self._store(pair, why="authorised")
-            self.problem = None
-            self._authorized.set()
-            self._authorized = trio.Event()
+                self._keep(pair, why="authorised")
+            self._announce_sign_in()
         return pair
 
     # ---- inside -------------------------------------------------------------------------------
-
-    def _current(self) -> TokenPair | None:
-        if not self._loaded:
-            self._loaded = True
-            try:
-                self._pair = self.store.load()
-            except ValueError as exc:
-                self.problem = says("status.chzzk_token_damaged")
-                self.emit("chzzk.token_file_damaged", "error", error=str(exc))
-            except OSError as exc:
-                self.problem = says("status.chzzk_token_unreadable", error=str(exc.strerror))
-                self.emit("chzzk.token_file_unreadable", "error", error=f"{exc.strerror}: {self.store.path}")
-        return self._pair
 
     def _needs(self, why: Said) -> NeedsAuthorization:
         return NeedsAuthorization(why, self.s.authorize_page)
@@ -184,7 +155,7 @@ class ChzzkAuth:
                 # else is being cancelled (a dead socket, a stop).
                 with trio.CancelScope(shield=True):
                     pair = await self._token_call(client, body)
-                    self._store(pair, why="refreshed")
+                    self._keep(pair, why="refreshed")
             except ChzzkApiError as exc:
                 if exc.invalid_client:
                     raise FatalMonitorError(says("status.chzzk_client_refused")) from None
@@ -199,25 +170,6 @@ class ChzzkAuth:
                 raise
             self.refreshes += 1
             return pair
-
-    def _store(self, pair: TokenPair, *, why: str) -> None:
-        """Persist first, then use: the old refresh token is already spent."""
-        try:
-            # On the actors' thread, on purpose: a few milliseconds of fsync
-            # once a day cost less than a thread hop that lets the tests'
-            # MockClock jump past ping and connect deadlines meanwhile.
-            self.store.save(pair)
-        except OSError as exc:
-            # Keep the pair in memory anyway: it is the only live one now.
-            self.emit(
-                "chzzk.token_file_unwritable",
-                "error",
-                error=f"{exc.strerror}: {self.store.path}",
-                consequence="the next start will need authorising again",
-            )
-        self._pair = pair
-        self._loaded = True
-        self.emit(f"chzzk.token_{why}", expires_in_s=round(pair.expires_at - self.wall()))
 
     async def _token_call(self, client: httpx.AsyncClient, body: dict[str, Any]) -> TokenPair:
         url = f"{self.s.api_base_url}/auth/v1/token"

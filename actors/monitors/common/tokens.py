@@ -14,11 +14,14 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+import trio
+
+from ...i18n import Said, says
 
 
 class DamagedTokens(ValueError):
@@ -120,3 +123,85 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class TokenKeeper:
+    """One platform account's tokens for a run: what Chzzk's and Twitch's
+    auth share. The pair is read from its file on first use (a damaged or
+    unreadable file is a `problem` for the status, never a crash), written
+    back before it is used (`keep`), and one lock serialises whatever spends
+    a single-use refresh token or code. `signed_in()` wakes whoever waits for
+    a new pair (a monitor waiting for the streamer's login).
+
+    `texts` names the catalogue keys of the two file problems: `damaged` and
+    `unreadable` (with {error})."""
+
+    def __init__(
+        self,
+        platform: str,
+        store: TokenStore,
+        *,
+        emit: Callable[..., None],
+        wall: Callable[[], float],
+        texts: Mapping[str, str],
+    ) -> None:
+        self.platform = platform
+        self.store = store
+        self.emit = emit
+        self.wall = wall
+        self._texts = texts
+        self._pair: TokenPair | None = None
+        self._loaded = False
+        self._lock = trio.Lock()
+        self._signed_in = trio.Event()
+        self.problem: Said | None = None  # why a login is needed, for the status
+
+    @property
+    def has_token(self) -> bool:
+        return self._current() is not None
+
+    @property
+    def expires_at(self) -> float | None:
+        pair = self._current()
+        return None if pair is None else pair.expires_at
+
+    async def signed_in(self) -> None:
+        """Wait until a new pair has been stored by a login."""
+        await self._signed_in.wait()
+
+    def _announce_sign_in(self) -> None:
+        self.problem = None
+        self._signed_in.set()
+        self._signed_in = trio.Event()
+
+    def _current(self) -> TokenPair | None:
+        if not self._loaded:
+            self._loaded = True
+            try:
+                self._pair = self.store.load()
+            except ValueError as exc:
+                self.problem = says(self._texts["damaged"])
+                self.emit(f"{self.platform}.token_file_damaged", "error", error=str(exc))
+            except OSError as exc:
+                self.problem = says(self._texts["unreadable"], error=str(exc.strerror))
+                self.emit(f"{self.platform}.token_file_unreadable", "error", error=f"{exc.strerror}: {self.store.path}")
+        return self._pair
+
+    def _keep(self, pair: TokenPair, *, why: str, **fields: str) -> None:
+        """Persist first, then use: the old refresh token (or the code) is already spent."""
+        try:
+            # On the actors' thread, on purpose: a few milliseconds of fsync
+            # once a day cost less than a thread hop that lets the tests'
+            # MockClock jump past ping and connect deadlines meanwhile.
+            self.store.save(pair)
+        except OSError as exc:
+            # Keep the pair in memory anyway: it is the only live one now.
+            self.emit(
+                f"{self.platform}.token_file_unwritable",
+                "error",
+                error=f"{exc.strerror}: {self.store.path}",
+                consequence="the next start will need a new login",
+            )
+        self._pair = pair
+        self._loaded = True
+        self.emit(f"{self.platform}.token_{why}", expires_in_s=round(pair.expires_at - self.wall()), **fields)

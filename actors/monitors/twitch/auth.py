@@ -40,7 +40,7 @@ import trio
 from ...i18n import Said, SaidError, says
 from ..common.oauth import PendingStates
 from ..common.retry import FatalMonitorError, parse_retry_after
-from ..common.tokens import TokenPair, TokenStore
+from ..common.tokens import TokenKeeper, TokenPair, TokenStore
 from .api import (
     DeviceCode,
     PayloadError,
@@ -100,7 +100,7 @@ class TwitchAuthSettings:
         return bool(self.client_secret)
 
 
-class TwitchAuth:
+class TwitchAuth(TokenKeeper):
     """Tokens for one Twitch account, shared by the monitor and the control surface."""
 
     def __init__(
@@ -111,17 +111,11 @@ class TwitchAuth:
         wall: Callable[[], float] = time.time,
         store: TokenStore | None = None,
     ) -> None:
+        texts = {"damaged": "twitch.token_damaged", "unreadable": "twitch.token_unreadable"}
+        super().__init__("twitch", store or TokenStore(settings.token_file), emit=emit, wall=wall, texts=texts)
         self.s = settings
-        self.emit = emit
-        self.wall = wall
-        self.store = store or TokenStore(settings.token_file)
         self._base = settings.auth_base_url.rstrip("/")
-        self._pair: TokenPair | None = None
-        self._loaded = False
-        self._lock = trio.Lock()
-        self._logged_in = trio.Event()
         self._states = PendingStates()
-        self.problem: Said | None = None  # why a login is needed, for the status
         self.pending_code: DeviceCode | None = None  # the code the streamer should enter, while polling
         self.validated: Validated | None = None  # the last good /validate answer
         self.refreshes = 0
@@ -130,15 +124,6 @@ class TwitchAuth:
         return f"TwitchAuth(token_file={str(self.s.token_file)!r}, has_token={self._pair is not None})"
 
     # ---- what the others ask ---------------------------------------------------------------
-
-    @property
-    def has_token(self) -> bool:
-        return self._current() is not None
-
-    @property
-    def expires_at(self) -> float | None:
-        pair = self._current()
-        return None if pair is None else pair.expires_at
 
     @property
     def user_id(self) -> str | None:
@@ -159,7 +144,7 @@ class TwitchAuth:
 
     async def logged_in(self) -> None:
         """Wait until a new token pair has been stored (by a device login or the OAuth callback)."""
-        await self._logged_in.wait()
+        await self.signed_in()
 
     async def access_token(self, client: httpx.AsyncClient, *, refused: str | None = None) -> str:
         """A usable access token, refreshed first when it is about to expire,
@@ -235,7 +220,7 @@ class TwitchAuth:
                         missing = self._missing(_scope_words(pair.scope))
                         if missing:
                             raise self._device_failed("scope_missing", scope=" ".join(missing))
-                        self._store(pair, why="authorised", via="device_code")
+                        self._keep(pair, why="authorised", via="device_code")
                         self._logged_in_now()
                         return pair
             outcome: PollOutcome
@@ -359,24 +344,11 @@ class TwitchAuth:
                     error = self._error(response)
                     raise self._refused_client(error) or error
                 pair = self._tokens(response)
-                self._store(pair, why="authorised", via="authorization_code")
+                self._keep(pair, why="authorised", via="authorization_code")
             self._logged_in_now()
         return pair
 
     # ---- inside -------------------------------------------------------------------------------
-
-    def _current(self) -> TokenPair | None:
-        if not self._loaded:
-            self._loaded = True
-            try:
-                self._pair = self.store.load()
-            except ValueError as exc:
-                self.problem = says("twitch.token_damaged")
-                self.emit("twitch.token_file_damaged", "error", error=str(exc))
-            except OSError as exc:
-                self.problem = says("twitch.token_unreadable", error=str(exc.strerror))
-                self.emit("twitch.token_file_unreadable", "error", error=f"{exc.strerror}: {self.store.path}")
-        return self._pair
 
     def _how(self) -> Said:
         if self.s.confidential and self.s.authorize_page:
@@ -404,10 +376,8 @@ class TwitchAuth:
         return self.needs_login(why)
 
     def _logged_in_now(self) -> None:
-        self.problem = None
         self.validated = None  # a new login may be another account: validate again
-        self._logged_in.set()
-        self._logged_in = trio.Event()
+        self._announce_sign_in()
 
     async def _refresh(self, client: httpx.AsyncClient, stale: TokenPair) -> TokenPair:
         async with self._lock:
@@ -429,7 +399,7 @@ class TwitchAuth:
                 response = await self._call(client, "POST", "token", data=form)
                 if response.status_code == 200:
                     pair = self._tokens(response)
-                    self._store(pair, why="refreshed")
+                    self._keep(pair, why="refreshed")
             if response.status_code != 200:
                 error = self._error(response)
                 fatal = self._refused_client(error)
@@ -452,24 +422,6 @@ class TwitchAuth:
             self.emit("twitch.client_refused", "error", error=str(error))
             return FatalMonitorError(says("twitch.client_refused", error=str(error)))
         return None
-
-    def _store(self, pair: TokenPair, *, why: str, **fields: str) -> None:
-        """Persist first, then use: the old refresh token (or the code) is already spent."""
-        try:
-            # On the actors' thread, on purpose (as Chzzk's): a thread hop would
-            # let the tests' MockClock jump past deadlines meanwhile.
-            self.store.save(pair)
-        except OSError as exc:
-            # Keep the pair in memory anyway: it is the only live one now.
-            self.emit(
-                "twitch.token_file_unwritable",
-                "error",
-                error=f"{exc.strerror}: {self.store.path}",
-                consequence="the next start will need a new login",
-            )
-        self._pair = pair
-        self._loaded = True
-        self.emit(f"twitch.token_{why}", expires_in_s=round(pair.expires_at - self.wall()), **fields)
 
     def _tokens(self, response: httpx.Response) -> TokenPair:
         """A 200 token answer -> the pair; odd but usable answers are kept
