@@ -157,6 +157,9 @@ def render_text(event: str, level: str, f: dict[str, Any], language: str = DEFAU
     if event == "service.starting":
         monitors = ", ".join(str(m) for m in f.get("monitors", []))
         return f"{mark} service   {say('starting', monitors=monitors, session=f.get('session', ''))}"
+    if event == "service.signal":
+        key = "signal_hard" if f.get("action") == "stop at once" else "signal_graceful"
+        return f"{mark} service   {say(key, signal=f.get('signal', ''))}"
     if event == "service.failed":
         return f"{mark} service   {say('failed', error=render(f.get('error_detail'), language, str(f['error'])))}"
     if event == "service.stopped":
@@ -207,6 +210,13 @@ def _render_supervision(name: str, f: dict[str, Any], say: Callable[..., str], l
         return f"super     {say('child_gave_up', where=where, reason=f['reason'])}"
     if name == "child.stop_timeout":
         return f"super     {say('child_stop_timeout', where=where, seconds=f['grace_s'])}"
+    if name == "supervisor.started":
+        return f"super     {say('sup_started', where=where, children=', '.join(map(str, f.get('children', []))))}"
+    if name == "supervisor.stopping":
+        return f"super     {say('sup_stopping', where=where, reason=f.get('reason'))}"
+    if name == "supervisor.stopped" and "duration_s" in f:
+        seconds = f"{f['duration_s']:.1f}"
+        return f"super     {say('sup_stopped', where=where, reason=f.get('reason'), seconds=seconds)}"
     if name == "supervisor.intensity_unreachable":
         return ""  # tuning advice: in the JSON log only, not noise on a terminal
     extra = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("supervisor", "child", "incarnation"))

@@ -95,3 +95,12 @@ def test_a_retry_line_reads_in_the_console_language():
         out = io.StringIO()
         StatusLog(out, language=language).emit("session.retry", "warning", **retry_fields(2, 1.75, error))
         assert expected in out.getvalue(), out.getvalue()
+
+
+def test_a_signal_and_the_tree_stopping_read_in_korean():
+    out = io.StringIO()
+    log = StatusLog(out, language="ko")
+    log.emit("service.signal", "warning", signal="SIGINT", action="graceful stop")
+    log.emit("supervision.supervisor.stopped", supervisor="root", reason="signal:SIGINT", duration_s=5.0)
+    text = out.getvalue()
+    assert "SIGINT: 정상적으로 멈춥니다" in text and "root 멈춤 (signal:SIGINT), 5.0초 동안 실행" in text
