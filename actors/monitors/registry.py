@@ -55,6 +55,12 @@ class Surroundings:
             host = f"[{host}]"  # an IPv6 literal in a URL
         return f"http://{host}:{self.control_port}{path}"
 
+    def authorize_page(self, platform: str) -> str:
+        """The platform's consent page on the control surface, for a status line
+        (with a placeholder for the control token when one is set)."""
+        page = self.control_url(f"/{platform}/auth")
+        return page + "?token=<your control token>" if self.control_has_token else page
+
 
 class PlatformConfig(Protocol):
     """A `[monitors.<name>]` section, as an attrs class the converter fills."""

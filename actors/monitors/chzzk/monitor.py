@@ -51,7 +51,7 @@ from supervision import ChildContext
 from ...chat import ChatEvent
 from ...i18n import Param, Said, says, tell
 from ...router.filters import BoundedLRU
-from ..common.forward import Forwarder, first_failure
+from ..common.forward import Forwarder, first_failure, run_socket_monitor
 from ..common.retry import FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
 from .api import ChzzkApiError, PayloadError, session_url_of, socket_url, unwrap
 from .auth import ChzzkAuth, NeedsAuthorization
@@ -115,20 +115,8 @@ class ChzzkMonitor:
         self._enqueue = self.forwarder.put
 
     async def run(self, ctx: ChildContext) -> None:
-        ctx.started()
-        outbox = ctx.hold(self.outbox.clone())
-        # A stop request cancels whatever we wait on (the socket, a retry's
-        # sleep, the consent); leaving the socket says goodbye on the way out.
-        with ctx.cancel_on_stop():
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self.forwarder.run, outbox)
-                    await self._retrying(ctx)
-                    nursery.cancel_scope.cancel()
-            except BaseExceptionGroup as group:
-                # The supervisor tells a FatalMonitorError from an outage by
-                # its type: it must see the error, not the nursery's group.
-                raise first_failure(group, _PRECEDENCE) from None
+        # Leaving the socket says goodbye on the way out (see _converse).
+        await run_socket_monitor(ctx, self.outbox, self.forwarder, self._retrying, _PRECEDENCE)
 
     def _sent(self) -> None:
         self.cursor.emitted += 1

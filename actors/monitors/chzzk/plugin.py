@@ -30,13 +30,9 @@ class ChzzkRuntime:
 
     def status(self) -> dict[str, Any]:
         auth, cursor = self.auth, self.cursor
-        expires_at = auth.expires_at
         return {
-            "authorized": auth.has_token,
+            **auth.status_fields(),
             "authorize_at": None if auth.has_token else auth.s.authorize_page,
-            "problem": None if auth.problem is None else str(auth.problem),
-            "problem_detail": None if auth.problem is None else auth.problem.to_dict(),
-            "token_expires_in_s": None if expires_at is None else round(expires_at - auth.wall()),
             "refreshes": auth.refreshes,
             "connects": cursor.connects,
             "live": cursor.live_since is not None,

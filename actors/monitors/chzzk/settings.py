@@ -69,9 +69,7 @@ class ChzzkConfig:
         return self.redirect_uri or f"http://localhost:{around.control_port}/chzzk/callback"
 
     def auth_settings(self, around: Surroundings) -> ChzzkAuthSettings:
-        page = around.control_url("/chzzk/auth")
-        if around.control_has_token:
-            page += "?token=<your control token>"
+        page = around.authorize_page("chzzk")
         return ChzzkAuthSettings(
             client_id=self.client_id.reveal(),
             client_secret=self.client_secret.reveal(),

@@ -13,9 +13,11 @@ in the log, never the socket.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
+
+from supervision import ChildContext
 
 from ...chat import ChatEvent
 from ...groups import leaves
@@ -57,6 +59,30 @@ class Forwarder:
                 self._on_sent()
             await self._queued.wait()
             self._queued = trio.Event()
+
+
+async def run_socket_monitor(
+    ctx: ChildContext,
+    outbox: trio.MemorySendChannel[ChatEvent],
+    forwarder: Forwarder,
+    connections: Callable[[ChildContext], Awaitable[None]],
+    precedence: tuple[type[Exception], ...],
+) -> None:
+    """One incarnation of a socket monitor: ready at once, the forwarder and
+    the monitor's `connections` (its retry loop) side by side until a stop.
+    A stop request cancels whatever is waited on (the socket, a retry's sleep,
+    a login); the supervisor tells a fatal error from an outage by its type,
+    so it gets the error that speaks for the connection, not the group."""
+    ctx.started()
+    outbox = ctx.hold(outbox.clone())
+    with ctx.cancel_on_stop():
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(forwarder.run, outbox)
+                await connections(ctx)
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise first_failure(group, precedence) from None
 
 
 def first_failure(group: BaseExceptionGroup[BaseException], precedence: tuple[type[Exception], ...]) -> BaseException:

@@ -165,6 +165,16 @@ class TokenKeeper:
         pair = self._current()
         return None if pair is None else pair.expires_at
 
+    def status_fields(self) -> dict[str, Any]:
+        """The login's part of a platform's /status box."""
+        expires_at = self.expires_at
+        return {
+            "authorized": self.has_token,
+            "problem": None if self.problem is None else str(self.problem),
+            "problem_detail": None if self.problem is None else self.problem.to_dict(),
+            "token_expires_in_s": None if expires_at is None else round(expires_at - self.wall()),
+        }
+
     async def signed_in(self) -> None:
         """Wait until a new pair has been stored by a login."""
         await self._signed_in.wait()

@@ -40,7 +40,7 @@ from supervision import ChildContext
 
 from ...chat import ChatEvent
 from ...i18n import Said, says, tell
-from ..common.forward import Forwarder, first_failure
+from ..common.forward import Forwarder, first_failure, run_socket_monitor
 from ..common.retry import FatalMonitorError, RetryRule, parse_retry_after, retry_fields, run_with_retries
 from .api import (
     CloseAction,
@@ -170,16 +170,7 @@ class TwitchMonitor:
         self.cursor.emitted += 1
 
     async def run(self, ctx: ChildContext) -> None:
-        ctx.started()
-        outbox = ctx.hold(self.outbox.clone())
-        with ctx.cancel_on_stop():
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self.forwarder.run, outbox)
-                    await self._retrying(ctx)
-                    nursery.cancel_scope.cancel()
-            except BaseExceptionGroup as group:
-                raise first_failure(group, _PRECEDENCE) from None
+        await run_socket_monitor(ctx, self.outbox, self.forwarder, self._retrying, _PRECEDENCE)
 
     async def _retrying(self, ctx: ChildContext) -> None:
         async with httpx.AsyncClient(timeout=self.s.request_timeout, transport=self.transport) as client:

@@ -36,14 +36,10 @@ class TwitchRuntime:
 
     def status(self) -> dict[str, Any]:
         auth, cursor = self.auth, self.cursor
-        expires_at = auth.expires_at
         code = cursor.login
         return {
-            "authorized": auth.has_token,
+            **auth.status_fields(),
             "login_code": None if code is None else {"url": code.verification_uri, "code": code.user_code},
-            "problem": None if auth.problem is None else str(auth.problem),
-            "problem_detail": None if auth.problem is None else auth.problem.to_dict(),
-            "token_expires_in_s": None if expires_at is None else round(expires_at - auth.wall()),
             "refreshes": auth.refreshes,
             "channel": self.config.channel,
             "reader": cursor.reader,

@@ -67,9 +67,7 @@ class TwitchConfig:
         return [self.client_id, self.client_secret]
 
     def auth_settings(self, around: Surroundings) -> TwitchAuthSettings:
-        page = around.control_url("/twitch/auth")
-        if around.control_has_token:
-            page += "?token=<your control token>"
+        page = around.authorize_page("twitch")
         return TwitchAuthSettings(
             client_id=self.client_id.reveal(),
             client_secret=self.client_secret.reveal(),
