@@ -11,15 +11,17 @@ recording must never lose the rest of the night's chat.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import attrs
 
 from .boundary import clean_event
 from .chat import Amount, Author, ChatEvent, Kind, ModerationTarget, Platform, Role
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -31,16 +33,16 @@ class RecordError:
         return f"line {self.line}: {self.message}"
 
 
-class _Bad(ValueError):
-    pass
+class BadRecord(ValueError):
+    """What is wrong with one record (its line is skipped with this message)."""
 
 
 def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
     if key not in obj:
-        raise _Bad(f"missing '{where}{key}'")
+        raise BadRecord(f"missing '{where}{key}'")
     value = obj[key]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise _Bad(f"'{where}{key}' has the wrong type ({type(value).__name__})")
+        raise BadRecord(f"'{where}{key}' has the wrong type ({type(value).__name__})")
     return value
 
 
@@ -49,12 +51,12 @@ def _enum(enum_type: type[Any], value: str, what: str) -> Any:
         return enum_type(value)
     except ValueError:
         choices = ", ".join(m.value for m in enum_type)
-        raise _Bad(f"unknown {what} {value!r} (expected one of {choices})") from None
+        raise BadRecord(f"unknown {what} {value!r} (expected one of {choices})") from None
 
 
 def _role(value: object) -> Role:
     if not isinstance(value, str):
-        raise _Bad(f"author.roles holds {value!r}, not a role name")
+        raise BadRecord(f"author.roles holds {value!r}, not a role name")
     role: Role = _enum(Role, value, "role")
     return role
 
@@ -63,13 +65,13 @@ def parse_time(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise _Bad(f"sent_at {text!r} is not an ISO 8601 time") from None
+        raise BadRecord(f"sent_at {text!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
-        raise _Bad(f"sent_at {text!r} has no time zone")
+        raise BadRecord(f"sent_at {text!r} has no time zone")
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # "0001-01-01T00:00:00+05:00" has no UTC time
-        raise _Bad(f"sent_at {text!r} is out of range") from None
+        raise BadRecord(f"sent_at {text!r} is out of range") from None
 
 
 def format_time(when: datetime) -> str:
@@ -83,14 +85,14 @@ def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
     amount = None
     if amount_obj is not None:
         if not isinstance(amount_obj, dict):
-            raise _Bad("'amount' must be an object or null")
+            raise BadRecord("'amount' must be an object or null")
         raw = _field(amount_obj, "value", str, "amount.")
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise _Bad(f"amount.value {raw!r} is not a decimal string") from None
+            raise BadRecord(f"amount.value {raw!r} is not a decimal string") from None
         if not value.is_finite():
-            raise _Bad(f"amount.value {raw!r} is not a finite decimal")
+            raise BadRecord(f"amount.value {raw!r} is not a finite decimal")
         amount = Amount(
             value, _field(amount_obj, "currency", str, "amount."), _field(amount_obj, "display", str, "amount.")
         )
@@ -98,15 +100,15 @@ def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
     target_obj = obj.get("target")
     if target_obj is not None:
         if not isinstance(target_obj, dict):
-            raise _Bad("'target' must be an object or null")
+            raise BadRecord("'target' must be an object or null")
         everything = target_obj.get("all", False)
         if not isinstance(everything, bool):
-            raise _Bad("target.all must be true or false")
+            raise BadRecord("target.all must be true or false")
         target = ModerationTarget(
             message_id=target_obj.get("id"), author_id=target_obj.get("author_id"), everything=everything
         )
         if not isinstance(target.message_id, str | None) or not isinstance(target.author_id, str | None):
-            raise _Bad("target.id and target.author_id must be strings")
+            raise BadRecord("target.id and target.author_id must be strings")
     event = ChatEvent(
         platform=_enum(Platform, _field(obj, "platform", str), "platform"),
         id=_field(obj, "id", str),
@@ -124,7 +126,7 @@ def event_from_dict(obj: dict[str, Any]) -> ChatEvent:
     # A file is as hostile as a platform: the same cleaning as every monitor's.
     event, problem = clean_event(event)
     if problem is not None:
-        raise _Bad(problem)
+        raise BadRecord(problem)
     return event
 
 
@@ -159,7 +161,8 @@ def event_to_dict(event: ChatEvent) -> dict[str, Any]:
 MAX_RECORD_BYTES = 1 << 20  # no chat record is near this; a longer line is skipped, not read whole
 
 
-def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
+def load_object(line: str, lineno: int) -> dict[str, Any] | RecordError:
+    """One line as a JSON object, or what keeps it from being one."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -170,21 +173,38 @@ def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
         return RecordError(lineno, f"not readable: a number too large ({str(exc).split(';')[0]})")
     if not isinstance(obj, dict):
         return RecordError(lineno, "not a JSON object")
+    return obj
+
+
+def parse_line(line: str, lineno: int) -> ChatEvent | RecordError:
+    return build_line(line, lineno, event_from_dict)
+
+
+def build_line(line: str, lineno: int, build: Callable[[dict[str, Any]], T]) -> T | RecordError:
+    """One line through `build` (a ChatEvent for the replay; the report's
+    reader takes the archive's fields too), or the error for this line only."""
+    obj = load_object(line, lineno)
+    if isinstance(obj, RecordError):
+        return obj
     try:
-        return event_from_dict(obj)
-    except _Bad as exc:
+        return build(obj)
+    except BadRecord as exc:
         return RecordError(lineno, str(exc))
 
 
 def parse_raw_line(raw: bytes, lineno: int) -> ChatEvent | RecordError:
+    return build_raw_line(raw, lineno, event_from_dict)
+
+
+def build_raw_line(raw: bytes, lineno: int, build: Callable[[dict[str, Any]], T]) -> T | RecordError:
     """One line as read from a file: strict UTF-8 first, so a bad byte costs its line only.
-    Total: whatever a line holds, it becomes an event or an error for that line."""
+    Total: whatever a line holds, it becomes a record or an error for that line."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return RecordError(lineno, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
     try:
-        return parse_line(line, lineno)
+        return build_line(line, lineno, build)
     except Exception as exc:  # a case nobody foresaw must still cost this line only
         return RecordError(lineno, f"not readable ({type(exc).__name__}: {exc})")
 
@@ -200,30 +220,44 @@ def read_raw_records(
     file: BinaryIO, *, first_lineno: int, max_bytes: int
 ) -> tuple[list[tuple[int, ChatEvent | RecordError]], int, bool]:
     """Read whole lines from `file` until about `max_bytes` are consumed.
+    Returns (records, next line number, end of file). Blocking: the replay
+    runs it in a worker thread."""
+    out: list[tuple[int, ChatEvent | RecordError]] = []
+    lines = raw_lines(file, first_lineno=first_lineno)
+    consumed = 0
+    lineno = first_lineno
+    while consumed < max_bytes:
+        item = next(lines, None)
+        if item is None:
+            return out, lineno, True
+        lineno, raw, size = item
+        consumed += size
+        if raw is not None and raw.strip():
+            out.append((lineno, parse_raw_line(raw, lineno)))
+        elif raw is None:
+            out.append((lineno, RecordError(lineno, f"longer than {MAX_RECORD_BYTES} bytes: skipped")))
+        lineno += 1
+    return out, lineno, False
+
+
+def raw_lines(file: BinaryIO, *, first_lineno: int = 1) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, the line without its end or None if too long, bytes consumed).
 
     Records are split on `\n` only: U+2028, U+0085, `\v` or `\f` inside a
     name or a text are data, not line ends (`str.splitlines` broke records
     holding them). A line longer than MAX_RECORD_BYTES is skipped without
-    being held whole. Returns (records, next line number, end of file).
-    Blocking: the replay runs it in a worker thread.
+    being held whole, so memory stays bounded whatever the file holds.
     """
-    out: list[tuple[int, ChatEvent | RecordError]] = []
     lineno = first_lineno
-    consumed = 0
-    while consumed < max_bytes:
-        raw = file.readline(MAX_RECORD_BYTES + 1)
-        if not raw:
-            return out, lineno, True
-        consumed += len(raw)
-        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+    while raw := file.readline(MAX_RECORD_BYTES + 1):
+        size = len(raw)
+        if size > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
             while (rest := file.readline(MAX_RECORD_BYTES)) and not rest.endswith(b"\n"):
-                consumed += len(rest)
-            consumed += len(rest)
-            out.append((lineno, RecordError(lineno, f"longer than {MAX_RECORD_BYTES} bytes: skipped")))
-        elif raw.strip():
-            out.append((lineno, parse_raw_line(raw.rstrip(b"\r\n"), lineno)))
+                size += len(rest)
+            yield lineno, None, size + len(rest)
+        else:
+            yield lineno, raw.rstrip(b"\r\n"), size
         lineno += 1
-    return out, lineno, False
 
 
 def format_record(event: ChatEvent, **extra: Any) -> str:
