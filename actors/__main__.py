@@ -6,6 +6,9 @@ and was spoken); 1 when the supervision tree or the monitors gave up; 2 for a
 config or usage mistake, reported as one line naming the setting; 130 when an
 interrupt came before the service could handle it (during start-up).
 
+`python -m actors report ARCHIVE.jsonl ...` is another command: the
+after-stream report (actors/report/cli.py), with Python's own Ctrl-C.
+
 A config mistake is told in the console's language: `[service] language`
 if the file says so (read leniently: the file may be what is broken), else
 the locale (i18n.console_language).
@@ -57,6 +60,15 @@ def _language_setting(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:  # `python -m actors report ARCHIVE ...`: not the service
+        LATCH.release()
+        from .report.cli import main as report
+
+        try:
+            return report(argv[1:])
+        except KeyboardInterrupt:
+            return 130
     try:
         return _main(argv)
     except KeyboardInterrupt:

@@ -33,6 +33,12 @@ class SignalLatch:
         for signum in SIGNALS:
             signal.signal(signum, self._handler)
 
+    def release(self) -> None:
+        """Python's own handlers back: for a command that is not the service
+        (the report), where Ctrl-C should simply stop it."""
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.caught.append(signum)
         self.count += 1
