@@ -704,3 +704,131 @@ def twitch_mutations(draw: st.DrawFn, value: Any) -> Any:
         else:
             parent[key] = draw(json_values | hostile_text | st.just("x" * 100_000))
     return value
+
+
+# ---- archives, as the report reads them ----------------------------------------------------------
+
+# Ids and names that the boundary leaves as they are, so a test can count by
+# them; hostile ones are the hostile_records' business. A few viewers, so
+# that most draws give repeat chatters, ties in "most active" and crowds.
+REPORT_NAMES = ("민수", "Aiko 🌸", "<b>bold</b>", "A & B", "nova_kid", "고양이집사")
+REPORT_REASONS = {
+    "filtered": ("rate_limit", "link", "bot", "duplicate", "answered", "new_rule"),
+    "dropped": ("overflow", "expired", "purged", "shutdown"),
+}
+REPORT_OUTCOMES = ("ended", "ended", "interrupted", "cut_off", "lost", "taken_over")
+REPORT_START = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+# Replies the boundary keeps as they are (no edge or double spaces), so their length is what they hold.
+_replies = st.lists(st.text(alphabet="abc가나다", min_size=1, max_size=12), min_size=1, max_size=25).map(" ".join)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@st.composite
+def archive_records(draw: st.DrawFn) -> dict[str, Any]:
+    """One archive record with its fate: any kind, fate and reason, a turn
+    or none, a wait, an amount in a known or an unknown currency."""
+    platform = draw(st.sampled_from(["youtube", "chzzk", "twitch"]))
+    viewer = draw(st.integers(min_value=0, max_value=7))
+    kind = draw(st.sampled_from(["chat", "chat", "chat", "donation", "sticker", "membership", "gift", "moderation"]))
+    sent = REPORT_START + timedelta(milliseconds=draw(st.integers(min_value=0, max_value=3 * 3600 * 1000)))
+    record: dict[str, Any] = {
+        "platform": platform,
+        "id": f"m{draw(st.integers(min_value=0, max_value=10**9))}",
+        "kind": kind,
+        "author": {"id": f"u{viewer}", "name": REPORT_NAMES[viewer % len(REPORT_NAMES)], "roles": []},
+        "text": draw(st.sampled_from(["hi", "안녕하세요!", "<script>alert(1)</script>", "why?", ""])),
+        "amount": None,
+        "sent_at": _iso(sent),
+        "score": None,
+        "reply": None,
+    }
+    if kind in ("donation", "sticker") or (kind != "moderation" and draw(st.integers(0, 5)) == 0):
+        currency = draw(st.sampled_from(["USD", "KRW", "JPY", "EUR", "XTS"]))  # XTS: the code for tests, no rate
+        value = Decimal(draw(st.integers(min_value=1, max_value=10**7))).scaleb(-draw(st.integers(0, 3)))
+        record["amount"] = {"value": str(value), "currency": currency, "display": f"{value} {currency}"}
+    if kind == "moderation":
+        record["target"] = {"id": "m1"}
+    fate = draw(st.sampled_from(["dispatched", "dispatched", "filtered", "dropped"]))
+    record["fate"] = fate
+    record["reason"] = None if fate == "dispatched" else draw(st.sampled_from(REPORT_REASONS[fate]))
+    if fate == "dispatched" and draw(st.integers(0, 5)) > 0:  # else: being spoken at the stop
+        started = sent + timedelta(milliseconds=draw(st.integers(min_value=0, max_value=300_000)))
+        record["turn"] = {
+            "outcome": draw(st.sampled_from(REPORT_OUTCOMES)),
+            "duration_s": 3.0,
+            "interrupted": False,
+            "timeline": {"posted": _iso(sent), "started": _iso(started)},
+        }
+        record["wait_s"] = draw(st.one_of(st.just(round((started - sent).total_seconds(), 3)), st.none()))
+        record["reply"] = draw(st.one_of(st.none(), st.just(""), _replies))
+        if draw(st.integers(0, 4)) == 0:
+            record["merged_into"] = {"platform": platform, "id": "m0"}
+    return record
+
+
+# Lines the report must skip, each costing only itself.
+unreadable_lines = st.sampled_from(
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"fate": "dispatched"}',
+        b'{"platform": "youtube", "id": "x", "kind": "chat", "author": {"id": "u", "name": "n", "roles": []},'
+        b' "text": "t", "amount": null, "sent_at": "2026-11-24T11:00:00Z", "fate": "eaten"}',
+        b'{"text": "\xff\xfe"}',  # not UTF-8
+    ]
+)
+
+
+@st.composite
+def archive_lines(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """(the records, the file's lines): the records' lines in order, with
+    unreadable and blank lines among them."""
+    records = draw(st.lists(archive_records(), max_size=60))
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    for _ in range(draw(st.integers(0, 3))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(unreadable_lines | st.just(b"   ")))
+    return records, lines
+
+
+@st.composite
+def status_log_lines(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Status log events the report reads (restarts, reconnects, quota) among others it skips."""
+    events: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(0, 25))):
+        ts = _iso(REPORT_START + timedelta(seconds=17 * i))
+        which = draw(st.integers(0, 5))
+        if which == 0:
+            events.append(
+                {
+                    "event": "supervision.child.restart_scheduled",
+                    "ts": ts,
+                    "child": draw(st.sampled_from(["youtube", "chzzk", "session"])),
+                }
+            )
+        elif which == 1:
+            events.append(
+                {
+                    "event": f"{draw(st.sampled_from(['youtube', 'chzzk', 'twitch', 'session']))}.retry",
+                    "ts": ts,
+                    "attempt": 1,
+                    "delay_s": 1.0,
+                }
+            )
+        elif which == 2:
+            used = draw(st.integers(0, 10_000))
+            quota = {"key": "status.youtube_quota", "params": {"used": used, "daily": 10_000, "left": 10_000 - used}}
+            detail = {"key": "status.youtube_live", "params": {"quota": quota}} if draw(st.booleans()) else quota
+            tree = {
+                "children": [{"id": "monitors", "children": {"children": [{"id": "youtube", "status_detail": detail}]}}]
+            }
+            events.append({"event": "service.status", "ts": ts, "tree": tree})
+        elif which == 3:
+            events.append({"event": "youtube.quota_exceeded", "ts": ts, "until": ts, "used": 10_000})
+        elif which == 4:
+            events.append({"event": "router.dispatched", "ts": ts, "id": "x"})
+        else:
+            events.append({"event": "supervision.child.gave_up", "ts": ts, "child": "twitch"})
+    return events
